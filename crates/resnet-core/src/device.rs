@@ -1,0 +1,49 @@
+//! Turning "auto" | "cpu" | "cuda" | "cuda:N" into a libtorch device.
+use crate::error::{Error, Result};
+use tch::Device;
+
+/// Parses a device name. "auto" picks the first CUDA device when libtorch sees one.
+pub fn parse_device(name: &str) -> Result<Device> {
+    let invalid = || {
+        Error::InvalidOption(format!(
+            "Expected \"auto\", \"cpu\", \"cuda\" or \"cuda:N\" for device but received {name:?}"
+        ))
+    };
+    match name {
+        "auto" => Ok(Device::cuda_if_available()),
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => require_cuda(0),
+        other => {
+            let index = other.strip_prefix("cuda:").ok_or_else(invalid)?;
+            let index: usize = index.parse().map_err(|_| invalid())?;
+            require_cuda(index)
+        }
+    }
+}
+
+fn require_cuda(index: usize) -> Result<Device> {
+    let available = tch::Cuda::device_count() as usize;
+    if index >= available {
+        return Err(Error::InvalidOption(format!(
+            "Expected a CUDA device for device \"cuda:{index}\" but libtorch sees {available} CUDA device(s)"
+        )));
+    }
+    Ok(Device::Cuda(index))
+}
+
+/// A short human name: "cpu" or "cuda:0".
+pub fn device_name(device: Device) -> String {
+    match device {
+        Device::Cuda(index) => format!("cuda:{index}"),
+        _ => "cpu".to_string(),
+    }
+}
+
+/// Facts about the libtorch this process loaded, for diagnostics and tests.
+pub fn cuda_available() -> bool {
+    tch::Cuda::is_available()
+}
+
+pub fn cuda_device_count() -> usize {
+    tch::Cuda::device_count() as usize
+}

@@ -1,0 +1,91 @@
+//! The one error type of the core. Each variant has a stable code that the binding passes
+//! to JavaScript unchanged, and a message that says what was expected and what was found.
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An option the caller passed is out of range or unknown.
+    #[error("{0}")]
+    InvalidOption(String),
+
+    /// The dataset folder is missing, empty or inconsistent.
+    #[error("{message} ({path})")]
+    Dataset { message: String, path: PathBuf },
+
+    /// One image could not be read or decoded.
+    #[error("cannot decode image {path}: {reason}")]
+    ImageDecode { path: String, reason: String },
+
+    /// A model directory (model.json / model.safetensors) is missing or does not fit.
+    #[error("invalid model file {path}: {reason}")]
+    ModelFile { path: PathBuf, reason: String },
+
+    /// libtorch refused an operation (out of memory, no CUDA device, ...).
+    #[error("libtorch error: {0}")]
+    Libtorch(String),
+
+    /// The caller asked the run to stop.
+    #[error("training was aborted; the last completed epoch is saved in the output directory")]
+    Aborted,
+
+    /// A file system operation on the caller's paths failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The stable code JavaScript sees as `err.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidOption(_) => "ERR_INVALID_OPTION",
+            Error::Dataset { .. } => "ERR_DATASET",
+            Error::ImageDecode { .. } => "ERR_IMAGE_DECODE",
+            Error::ModelFile { .. } => "ERR_MODEL_FILE",
+            Error::Libtorch(_) => "ERR_LIBTORCH",
+            Error::Aborted => "ERR_ABORTED",
+            Error::Io { .. } => "ERR_IO",
+        }
+    }
+
+    pub fn dataset(message: impl Into<String>, path: &Path) -> Self {
+        Error::Dataset { message: message.into(), path: path.to_path_buf() }
+    }
+
+    pub fn model_file(path: &Path, reason: impl Into<String>) -> Self {
+        Error::ModelFile { path: path.to_path_buf(), reason: reason.into() }
+    }
+
+    pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        Error::Io { action, path: path.to_path_buf(), source }
+    }
+
+    /// Runs `work`, turning a panic (tch panics on libtorch errors in its non-`f_` methods)
+    /// into `Error::Libtorch`, so that no panic leaves the core.
+    pub fn catch_panics<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+            Ok(result) => result,
+            Err(payload) => {
+                let text = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".to_string());
+                Err(Error::Libtorch(first_line(&text)))
+            }
+        }
+    }
+}
+
+impl From<tch::TchError> for Error {
+    fn from(error: tch::TchError) -> Self {
+        Error::Libtorch(first_line(&error.to_string()))
+    }
+}
+
+/// libtorch messages carry a C++ backtrace after the first lines; keep the useful part.
+fn first_line(text: &str) -> String {
+    let cut = text.find("\nException raised from").unwrap_or(text.len());
+    text[..cut].trim().to_string()
+}

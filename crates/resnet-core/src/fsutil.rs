@@ -1,0 +1,48 @@
+//! Small file-system helpers: atomic writes that never leave a half-written file in place.
+use crate::error::{Error, Result};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Writes `path` through a temporary sibling that is synced and then renamed over it, so a
+/// crash leaves either the old file or the new one. The temporary keeps `path`'s extension
+/// because some writers choose their format from it.
+pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let temporary = temporary_sibling(path);
+    let outcome = write(&temporary).and_then(|()| {
+        let file = File::open(&temporary).map_err(|error| Error::io("reopen", &temporary, error))?;
+        file.sync_all().map_err(|error| Error::io("sync", &temporary, error))?;
+        std::fs::rename(&temporary, path).map_err(|error| Error::io("rename into place", path, error))
+    });
+    if outcome.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+        return outcome;
+    }
+    if let Some(parent) = path.parent() {
+        // Persist the rename itself; a directory that cannot be opened is not worth failing for.
+        if let Ok(directory) = File::open(parent) {
+            let _ = directory.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Writes a text file atomically.
+pub fn write_text_atomically(path: &Path, text: &str) -> Result<()> {
+    write_atomically(path, |temporary| {
+        std::fs::write(temporary, text).map_err(|error| Error::io("write", temporary, error))
+    })
+}
+
+fn temporary_sibling(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".tmp-{}-{name}", std::process::id()))
+}
+
+/// Creates `dir` and proves it writable before any long work starts.
+pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|error| Error::io("create the output directory", dir, error))?;
+    let probe = dir.join(format!(".write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|error| Error::io("write into the output directory", dir, error))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}

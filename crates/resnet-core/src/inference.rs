@@ -1,0 +1,154 @@
+//! Using a trained model: top-k prediction on files or buffers, and evaluation on a folder.
+//! Both take their preprocessing from the model's `model.json`, never from the caller.
+use crate::data::decode::{decode_bytes, decode_path};
+use crate::data::folder::{scan_split, Sample, Skipped};
+use crate::data::loader::{decoding_pool, BatchLoader, LoadSpec};
+use crate::data::transform::{resize_into, to_input_tensor};
+use crate::error::{Error, Result};
+use crate::metrics::{Evaluation, Tally};
+use crate::model::saved::SavedModel;
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tch::nn::ModuleT;
+use tch::Tensor;
+
+/// Images per forward pass when predicting on many inputs.
+const PREDICT_BATCH: usize = 64;
+
+#[derive(Debug, Clone)]
+pub enum ImageInput {
+    Path(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+impl ImageInput {
+    fn describe(&self, position: usize) -> String {
+        match self {
+            ImageInput::Path(path) => path.display().to_string(),
+            ImageInput::Bytes(_) => format!("<buffer #{position}>"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    pub label: String,
+    pub index: usize,
+    pub probability: f64,
+}
+
+impl SavedModel {
+    fn load_spec(&self) -> LoadSpec {
+        LoadSpec { image_size: self.meta.image_size, resize: self.meta.preprocess.resize }
+    }
+
+    /// Top-k classes for each input, most probable first. A bad input fails the call with
+    /// `ERR_IMAGE_DECODE` naming it.
+    pub fn predict(&self, inputs: &[ImageInput], top_k: usize) -> Result<Vec<Vec<Prediction>>> {
+        let k = top_k.clamp(1, self.meta.classes.len());
+        let mut results = Vec::with_capacity(inputs.len());
+        for (chunk_index, chunk) in inputs.chunks(PREDICT_BATCH).enumerate() {
+            let pixels = self.decode_inputs(chunk, chunk_index * PREDICT_BATCH)?;
+            let probabilities = self.probabilities(&pixels, chunk.len())?;
+            let (values, indices) = probabilities.f_topk(k as i64, 1, true, true)?;
+            let values = Vec::<f64>::try_from(values.f_to_kind(tch::Kind::Double)?.f_flatten(0, -1)?)?;
+            let indices = Vec::<i64>::try_from(indices.f_flatten(0, -1)?)?;
+            for row in 0..chunk.len() {
+                let ranked = (0..k)
+                    .map(|rank| {
+                        let index = indices[row * k + rank] as usize;
+                        Prediction { label: self.meta.classes[index].clone(), index, probability: values[row * k + rank] }
+                    })
+                    .collect();
+                results.push(ranked);
+            }
+        }
+        Ok(results)
+    }
+
+    /// Softmax probabilities `[n, classes]` on the CPU for `n` preprocessed images.
+    fn probabilities(&self, pixels: &[u8], count: usize) -> Result<Tensor> {
+        let _guard = tch::no_grad_guard();
+        let input = to_input_tensor(pixels, count, self.meta.image_size, &self.meta.preprocess, self.device())?;
+        let logits = self.net.forward_t(&input, false);
+        Ok(logits.f_softmax(1, tch::Kind::Float)?.f_to_device(tch::Device::Cpu)?)
+    }
+
+    fn decode_inputs(&self, inputs: &[ImageInput], offset: usize) -> Result<Vec<u8>> {
+        let spec = self.load_spec();
+        let image_bytes = (spec.image_size as usize).pow(2) * 3;
+        let decoded: Vec<Result<Vec<u8>>> = inputs
+            .par_iter()
+            .enumerate()
+            .map(|(position, input)| {
+                let image = match input {
+                    ImageInput::Path(path) => decode_path(path),
+                    ImageInput::Bytes(bytes) => decode_bytes(bytes),
+                };
+                let mut out = vec![0u8; image_bytes];
+                image
+                    .and_then(|image| resize_into(&image, spec.image_size, spec.resize, &mut out))
+                    .map(|()| out)
+                    .map_err(|reason| Error::ImageDecode { path: input.describe(offset + position), reason })
+            })
+            .collect();
+        let mut pixels = Vec::with_capacity(image_bytes * inputs.len());
+        for image in decoded {
+            pixels.extend_from_slice(&image?);
+        }
+        Ok(pixels)
+    }
+
+    /// Accumulated metrics over `samples`. Images that cannot be decoded are passed to
+    /// `on_skip` and left out. Training's validation and `evaluate` share this path.
+    pub fn evaluate_tally(
+        &self,
+        samples: Arc<Vec<Sample>>,
+        batch_size: usize,
+        pool: Arc<rayon::ThreadPool>,
+        on_skip: &mut dyn FnMut(Skipped),
+    ) -> Result<Tally> {
+        let _guard = tch::no_grad_guard();
+        let mut tally = Tally::new(self.meta.classes.len());
+        let order: Vec<usize> = (0..samples.len()).collect();
+        for batch in BatchLoader::start(samples.clone(), order, batch_size, self.load_spec(), pool) {
+            for (index, reason) in &batch.failures {
+                on_skip(Skipped { path: samples[*index].path.clone(), reason: reason.clone() });
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let input = to_input_tensor(&batch.pixels, batch.len(), self.meta.image_size, &self.meta.preprocess, self.device())?;
+            let labels = Tensor::f_from_slice(&batch.labels)?.f_to_device(self.device())?;
+            let logits = self.net.forward_t(&input, false);
+            tally.add(&logits, &labels)?;
+        }
+        Ok(tally)
+    }
+
+    /// Loss, accuracy, top-5, per-class metrics and confusion on a folder: a root holding
+    /// `test/` or `val/`, or a folder of class folders.
+    pub fn evaluate_dir(&self, dir: &Path, batch_size: usize, workers: usize, on_skip: &mut dyn FnMut(Skipped)) -> Result<Evaluation> {
+        let split_dir = evaluation_folder(dir)?;
+        let split = scan_split(&split_dir, &self.meta.classes)?;
+        split.skipped.into_iter().for_each(&mut *on_skip);
+        if split.samples.is_empty() {
+            return Err(Error::dataset("expected images to evaluate on, found none", &split_dir));
+        }
+        let tally = self.evaluate_tally(Arc::new(split.samples), batch_size, decoding_pool(workers)?, on_skip)?;
+        Ok(tally.summary(&self.meta.classes))
+    }
+}
+
+/// `dir/test` or `dir/val` when present, else `dir` itself.
+fn evaluation_folder(dir: &Path) -> Result<PathBuf> {
+    if !dir.is_dir() {
+        return Err(Error::dataset("expected a folder of class folders (or one holding test/ or val/), found no folder", dir));
+    }
+    Ok(["test", "val", "validation"]
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|path| path.is_dir())
+        .unwrap_or_else(|| dir.to_path_buf()))
+}

@@ -1,0 +1,23 @@
+//! resnet-core: ResNet image classifiers on libtorch, trained on folders of images.
+//! Pure Rust; the Node binding lives in the `resnet-napi` crate.
+//!
+//! Reading order, bottom up: `error`, `config`, `device`, `fsutil`; `data` (folder scan,
+//! decode, transform, loader) beside `model` (blocks, resnet, weights, saved); `metrics`;
+//! `train` and `inference` on top.
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod fsutil;
+pub mod inference;
+pub mod metrics;
+pub mod model;
+pub mod train;
+
+pub use config::{Arch, DataSource, OptimizerKind, Preprocess, ResizeMode, TrainConfig};
+pub use error::{Error, Result};
+pub use inference::{ImageInput, Prediction};
+pub use metrics::{ClassMetrics, Evaluation};
+pub use model::saved::SavedModel;
+pub use train::events::{BatchProgress, EpochSummary, TrainEvent, Warning};
+pub use train::run::{train, TrainOutcome};

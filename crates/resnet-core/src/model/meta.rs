@@ -1,0 +1,47 @@
+//! `model.json`: what a saved model is (arch, classes) and how its inputs are prepared.
+use crate::config::{Arch, Preprocess};
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const FORMAT: &str = "resnet-napi/1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelMeta {
+    pub format: String,
+    pub arch: Arch,
+    pub classes: Vec<String>,
+    pub image_size: u32,
+    pub preprocess: Preprocess,
+}
+
+impl ModelMeta {
+    pub fn new(arch: Arch, classes: Vec<String>, image_size: u32, preprocess: Preprocess) -> Self {
+        ModelMeta { format: FORMAT.to_string(), arch, classes, image_size, preprocess }
+    }
+
+    /// Reads and checks `model.json`; every problem names the file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| Error::model_file(path, format!("cannot read model.json: {error}")))?;
+        let meta: ModelMeta = serde_json::from_str(&text)
+            .map_err(|error| Error::model_file(path, format!("model.json is not valid: {error}")))?;
+        if meta.format != FORMAT {
+            return Err(Error::model_file(path, format!("expected format {FORMAT:?}, found {:?}", meta.format)));
+        }
+        if meta.classes.is_empty() {
+            return Err(Error::model_file(path, "expected at least one class in \"classes\", found none"));
+        }
+        if !(16..=4096).contains(&meta.image_size) {
+            return Err(Error::model_file(path, format!("expected imageSize between 16 and 4096, found {}", meta.image_size)));
+        }
+        meta.preprocess.validate().map_err(|error| Error::model_file(path, error.to_string()))?;
+        Ok(meta)
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}

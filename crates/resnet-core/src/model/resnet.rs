@@ -1,0 +1,83 @@
+//! torchvision's ResNet: stem, four stages of residual blocks, average pool, linear head.
+use super::blocks::{batch_norm, stem_conv, Block, BlockKind};
+use crate::config::Arch;
+use tch::nn::{self, ModuleT};
+use tch::Tensor;
+
+/// Block kind and blocks per stage, as in torchvision's `resnet18` ... `resnet152`.
+pub fn layout(arch: Arch) -> (BlockKind, [i64; 4]) {
+    match arch {
+        Arch::Resnet18 => (BlockKind::Basic, [2, 2, 2, 2]),
+        Arch::Resnet34 => (BlockKind::Basic, [3, 4, 6, 3]),
+        Arch::Resnet50 => (BlockKind::Bottleneck, [3, 4, 6, 3]),
+        Arch::Resnet101 => (BlockKind::Bottleneck, [3, 4, 23, 3]),
+        Arch::Resnet152 => (BlockKind::Bottleneck, [3, 8, 36, 3]),
+    }
+}
+
+#[derive(Debug)]
+pub struct ResNet {
+    conv1: nn::Conv2D,
+    bn1: nn::BatchNorm,
+    stages: Vec<Vec<Block>>,
+    fc: nn::Linear,
+    feature_width: i64,
+}
+
+impl ResNet {
+    /// Builds the network under `root` with fresh weights: Kaiming normal (fan_out) convs,
+    /// BN weight 1 / bias 0, linear weight N(0, 0.01) and bias 0.
+    pub fn new(root: &nn::Path, arch: Arch, classes: i64) -> ResNet {
+        let (kind, depths) = layout(arch);
+        let conv1 = stem_conv(root / "conv1");
+        let bn1 = batch_norm(root / "bn1", 64);
+        let mut in_channels = 64;
+        let mut stages = Vec::with_capacity(4);
+        for (index, (&depth, planes)) in depths.iter().zip([64, 128, 256, 512]).enumerate() {
+            let stage_path = root / format!("layer{}", index + 1);
+            let first_stride = if index == 0 { 1 } else { 2 };
+            let blocks = (0..depth)
+                .map(|block| {
+                    let stride = if block == 0 { first_stride } else { 1 };
+                    let built = Block::new(&stage_path / block, kind, in_channels, planes, stride);
+                    in_channels = planes * kind.expansion();
+                    built
+                })
+                .collect();
+            stages.push(blocks);
+        }
+        let fc_config = nn::LinearConfig {
+            ws_init: nn::Init::Randn { mean: 0.0, stdev: 0.01 },
+            bs_init: Some(nn::Init::Const(0.0)),
+            bias: true,
+        };
+        let fc = nn::linear(root / "fc", in_channels, classes, fc_config);
+        ResNet { conv1, bn1, stages, fc, feature_width: in_channels }
+    }
+
+    /// Width of the pooled features fed to the classifier (512 or 2048).
+    pub fn feature_width(&self) -> i64 {
+        self.feature_width
+    }
+
+    /// The pooled features before the classifier: `[batch, feature_width]`.
+    pub fn features_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let mut x = xs
+            .apply(&self.conv1)
+            .apply_t(&self.bn1, train)
+            .relu()
+            .max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        for stage in &self.stages {
+            for block in stage {
+                x = block.forward_t(&x, train);
+            }
+        }
+        x.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+    }
+}
+
+impl ModuleT for ResNet {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.features_t(xs, train).apply(&self.fc)
+    }
+}

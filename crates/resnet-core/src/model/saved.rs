@@ -1,0 +1,56 @@
+//! A network together with what it is: the unit that is trained, saved, loaded and queried.
+//! On disk it is a directory with `model.safetensors` and `model.json`.
+use super::meta::ModelMeta;
+use super::resnet::ResNet;
+use super::weights;
+use crate::config::{Arch, Preprocess};
+use crate::error::{Error, Result};
+use crate::fsutil::{ensure_writable_dir, write_text_atomically};
+use std::path::Path;
+use tch::{nn::VarStore, Device};
+
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub const META_FILE: &str = "model.json";
+
+#[derive(Debug)]
+pub struct SavedModel {
+    pub vs: VarStore,
+    pub net: ResNet,
+    pub meta: ModelMeta,
+}
+
+impl SavedModel {
+    /// A freshly initialised network for `classes`.
+    pub fn new(arch: Arch, classes: Vec<String>, image_size: u32, preprocess: Preprocess, device: Device) -> Result<Self> {
+        if classes.is_empty() {
+            return Err(Error::InvalidOption("Expected at least one class but received none".into()));
+        }
+        let vs = VarStore::new(device);
+        let net = ResNet::new(&vs.root(), arch, classes.len() as i64);
+        Ok(SavedModel { vs, net, meta: ModelMeta::new(arch, classes, image_size, preprocess) })
+    }
+
+    /// Loads a model directory onto `device`. Only `model.json` and `model.safetensors`
+    /// inside `dir` are read.
+    pub fn load(dir: &Path, device: Device) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::model_file(dir, "expected a model directory holding model.json and model.safetensors, found no directory"));
+        }
+        let meta = ModelMeta::read(&dir.join(META_FILE))?;
+        let vs = VarStore::new(device);
+        let net = ResNet::new(&vs.root(), meta.arch, meta.classes.len() as i64);
+        weights::load_into(&vs, &dir.join(WEIGHTS_FILE))?;
+        Ok(SavedModel { vs, net, meta })
+    }
+
+    /// Writes the weights, then `model.json`, each atomically.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        ensure_writable_dir(dir)?;
+        weights::save(&self.vs, &dir.join(WEIGHTS_FILE))?;
+        write_text_atomically(&dir.join(META_FILE), &self.meta.to_json())
+    }
+
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+}

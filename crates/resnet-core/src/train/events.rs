@@ -1,0 +1,45 @@
+//! What a training run reports while it runs: one closed set of events.
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchProgress {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// 1-based batch number within the epoch.
+    pub batch: usize,
+    pub batches: usize,
+    /// Mean training loss of the epoch so far.
+    pub loss: f64,
+    pub images_per_second: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochSummary {
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Mean training loss and accuracy over the epoch.
+    pub loss: f64,
+    pub accuracy: f64,
+    /// Validation loss and accuracy; absent when there are no validation images.
+    pub val_loss: Option<f64>,
+    pub val_accuracy: Option<f64>,
+    pub seconds: f64,
+    pub learning_rate: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    pub message: String,
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainEvent {
+    /// The run resolved its data and device and is about to train.
+    Start { device: String, classes: Vec<String>, train_images: usize, validation_images: usize },
+    Batch(BatchProgress),
+    Epoch(EpochSummary),
+    Warning(Warning),
+}

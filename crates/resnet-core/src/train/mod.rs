@@ -1,0 +1,4 @@
+//! Training: the loop, its optimiser and the events it reports.
+pub mod events;
+pub mod optimizer;
+pub mod run;

@@ -1,0 +1,210 @@
+//! The training loop: scan the data, build the network, then per epoch shuffle, train on
+//! batches, validate, and save the model directory atomically (so an abort or crash loses at
+//! most the epoch in progress).
+use super::events::{BatchProgress, EpochSummary, TrainEvent, Warning};
+use super::optimizer;
+use crate::config::TrainConfig;
+use crate::data::folder::{class_names, scan_split, Sample, Skipped};
+use crate::data::loader::{decoding_pool, BatchLoader, LoadSpec};
+use crate::data::transform::to_input_tensor;
+use crate::device::{device_name, parse_device};
+use crate::error::{Error, Result};
+use crate::fsutil::{ensure_writable_dir, write_text_atomically};
+use crate::metrics::Tally;
+use crate::model::saved::SavedModel;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tch::nn::ModuleT;
+use tch::{Reduction, Tensor};
+
+pub const HISTORY_FILE: &str = "history.json";
+
+/// What a finished run leaves behind.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    pub model: SavedModel,
+    pub history: Vec<EpochSummary>,
+    pub output: PathBuf,
+    /// Files that were skipped (not images, or failed to decode), each also reported as a warning.
+    pub skipped: usize,
+}
+
+/// Trains as `config` says, reporting through `observe`; stops with `Error::Aborted`
+/// within one batch once `cancel` is set. Panics from libtorch come back as errors.
+pub fn train(config: &TrainConfig, observe: &mut dyn FnMut(TrainEvent), cancel: &AtomicBool) -> Result<TrainOutcome> {
+    Error::catch_panics(|| Trainer::prepare(config, observe)?.run(observe, cancel))
+}
+
+struct Trainer<'a> {
+    config: &'a TrainConfig,
+    model: SavedModel,
+    train_samples: Arc<Vec<Sample>>,
+    validation_samples: Arc<Vec<Sample>>,
+    pool: Arc<rayon::ThreadPool>,
+    /// Sample indices that failed to decode; reported once and left out of later epochs.
+    broken: HashSet<usize>,
+    skipped: usize,
+}
+
+impl<'a> Trainer<'a> {
+    fn prepare(config: &'a TrainConfig, observe: &mut dyn FnMut(TrainEvent)) -> Result<Self> {
+        config.validate()?;
+        let device = parse_device(&config.device)?;
+        ensure_writable_dir(&config.output)?;
+        tch::manual_seed(config.seed as i64);
+
+        let classes = class_names(&config.data.train)?;
+        if classes.len() < 2 {
+            return Err(Error::dataset(
+                format!("expected at least 2 class folders to classify between, found {}", classes.len()),
+                &config.data.train,
+            ));
+        }
+        let train_split = scan_split(&config.data.train, &classes)?;
+        let validation_split = scan_split(&config.data.validation, &classes)?;
+        let mut skipped = 0;
+        for skip in train_split.skipped.iter().chain(&validation_split.skipped) {
+            skipped += 1;
+            observe(skip_warning(skip));
+        }
+        if train_split.samples.is_empty() {
+            return Err(Error::dataset("expected training images in the class folders, found none", &config.data.train));
+        }
+        let model = SavedModel::new(config.arch, classes.clone(), config.image_size, config.preprocess.clone(), device)?;
+        observe(TrainEvent::Start {
+            device: device_name(device),
+            classes,
+            train_images: train_split.samples.len(),
+            validation_images: validation_split.samples.len(),
+        });
+        Ok(Trainer {
+            config,
+            model,
+            train_samples: Arc::new(train_split.samples),
+            validation_samples: Arc::new(validation_split.samples),
+            pool: decoding_pool(config.workers)?,
+            broken: HashSet::new(),
+            skipped,
+        })
+    }
+
+    fn run(mut self, observe: &mut dyn FnMut(TrainEvent), cancel: &AtomicBool) -> Result<TrainOutcome> {
+        let mut optimizer = optimizer::build(self.config.optimizer, &self.model.vs, self.config.learning_rate)?;
+        let mut history = Vec::with_capacity(self.config.epochs);
+        for epoch in 1..=self.config.epochs {
+            let started = Instant::now();
+            let training = self.train_epoch(epoch, &mut optimizer, observe, cancel)?;
+            let validation = self.validate(observe)?;
+            let summary = EpochSummary {
+                epoch,
+                epochs: self.config.epochs,
+                loss: training.mean_loss(),
+                accuracy: training.accuracy(),
+                val_loss: validation.as_ref().map(Tally::mean_loss),
+                val_accuracy: validation.as_ref().map(Tally::accuracy),
+                seconds: started.elapsed().as_secs_f64(),
+                learning_rate: self.config.learning_rate,
+            };
+            history.push(summary.clone());
+            self.model.save(&self.config.output)?;
+            let history_json = serde_json::to_string_pretty(&history).unwrap_or_default();
+            write_text_atomically(&self.config.output.join(HISTORY_FILE), &history_json)?;
+            observe(TrainEvent::Epoch(summary));
+        }
+        Ok(TrainOutcome { model: self.model, history, output: self.config.output.clone(), skipped: self.skipped })
+    }
+
+    fn load_spec(&self) -> LoadSpec {
+        LoadSpec { image_size: self.config.image_size, resize: self.config.preprocess.resize }
+    }
+
+    /// Reports the samples of a batch that failed to decode, once each.
+    fn report_failures(&mut self, samples: &[Sample], failures: &[(usize, String)], observe: &mut dyn FnMut(TrainEvent)) {
+        for (index, reason) in failures {
+            self.skipped += 1;
+            observe(skip_warning(&Skipped { path: samples[*index].path.clone(), reason: reason.clone() }));
+        }
+    }
+
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        optimizer: &mut tch::nn::Optimizer,
+        observe: &mut dyn FnMut(TrainEvent),
+        cancel: &AtomicBool,
+    ) -> Result<Tally> {
+        let mut order: Vec<usize> = (0..self.train_samples.len()).filter(|i| !self.broken.contains(i)).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        order.shuffle(&mut rng);
+        let batches = order.len().div_ceil(self.config.batch_size);
+        let device = self.model.device();
+        let samples = self.train_samples.clone();
+        let loader = BatchLoader::start(samples.clone(), order, self.config.batch_size, self.load_spec(), self.pool.clone());
+        let mut tally = Tally::new(self.model.meta.classes.len());
+        let started = Instant::now();
+        for (batch_index, batch) in loader.enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Aborted);
+            }
+            self.broken.extend(batch.failures.iter().map(|(index, _)| *index));
+            self.report_failures(&samples, &batch.failures, observe);
+            // Batch norm needs two values per channel in training mode; a lone leftover
+            // image (after failures or at the end) waits for the next epoch's shuffle.
+            if batch.len() < 2 {
+                continue;
+            }
+            let input = to_input_tensor(&batch.pixels, batch.len(), self.config.image_size, &self.model.meta.preprocess, device)?;
+            let labels = Tensor::f_from_slice(&batch.labels)?.f_to_device(device)?;
+            let logits = self.model.net.forward_t(&input, true);
+            let loss = logits.f_cross_entropy_loss::<Tensor>(&labels, None, Reduction::Mean, -100, 0.0)?;
+            optimizer.backward_step(&loss);
+            tally.add(&logits, &labels)?;
+            observe(TrainEvent::Batch(BatchProgress {
+                epoch,
+                batch: batch_index + 1,
+                batches,
+                loss: tally.mean_loss(),
+                images_per_second: tally.count() as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            }));
+        }
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Aborted);
+        }
+        Ok(tally)
+    }
+
+    /// Validation metrics, or `None` when there are no validation images.
+    fn validate(&mut self, observe: &mut dyn FnMut(TrainEvent)) -> Result<Option<Tally>> {
+        if self.validation_samples.is_empty() {
+            return Ok(None);
+        }
+        let mut failed: Vec<Skipped> = Vec::new();
+        let tally = self.model.evaluate_tally(
+            self.validation_samples.clone(),
+            self.config.batch_size,
+            self.pool.clone(),
+            &mut |skip| failed.push(skip),
+        )?;
+        if !failed.is_empty() {
+            // Report each broken validation image once and leave it out of later epochs.
+            let broken: HashSet<&PathBuf> = failed.iter().map(|skip| &skip.path).collect();
+            let kept = self.validation_samples.iter().filter(|sample| !broken.contains(&sample.path)).cloned().collect();
+            self.validation_samples = Arc::new(kept);
+            for skip in &failed {
+                self.skipped += 1;
+                observe(skip_warning(skip));
+            }
+        }
+        Ok(Some(tally))
+    }
+}
+
+fn skip_warning(skip: &Skipped) -> TrainEvent {
+    TrainEvent::Warning(Warning { message: format!("skipped {}: {}", skip.path.display(), skip.reason), path: Some(skip.path.clone()) })
+}
