@@ -47,3 +47,8 @@ pub fn cuda_available() -> bool {
 pub fn cuda_device_count() -> usize {
     tch::Cuda::device_count() as usize
 }
+
+/// Threads libtorch uses for one operation on the CPU.
+pub fn thread_count() -> usize {
+    tch::get_num_threads().max(1) as usize
+}

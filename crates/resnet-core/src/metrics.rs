@@ -14,6 +14,7 @@ pub struct ClassMetrics {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Evaluation {
     pub loss: f64,
     pub accuracy: f64,

@@ -1,1 +1,25 @@
+//! The Node-API binding of resnet-core. It converts options, errors and events between
+//! JavaScript and the core, and does nothing else. Every entry point catches panics.
+mod errors;
+mod model;
+mod options;
+mod training;
 
+use napi_derive::napi;
+
+/// What the loaded libtorch can do.
+#[napi(object)]
+pub struct RuntimeInfo {
+    pub cuda_available: bool,
+    pub cuda_device_count: u32,
+    pub threads: i32,
+}
+
+#[napi]
+pub fn runtime_info() -> RuntimeInfo {
+    RuntimeInfo {
+        cuda_available: resnet_core::device::cuda_available(),
+        cuda_device_count: resnet_core::device::cuda_device_count() as u32,
+        threads: resnet_core::device::thread_count() as i32,
+    }
+}

@@ -3,6 +3,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BatchProgress {
     /// 1-based epoch number.
     pub epoch: usize,

@@ -1,0 +1,100 @@
+//! `startTraining`: runs the core's training loop on its own thread (not the libuv pool, which
+//! it would starve), streams events through a threadsafe function, and reports the outcome
+//! through a Node-style callback. `NativeTraining.abort()` stops it within one batch.
+use crate::errors::{guarded, to_napi};
+use crate::model::NativeModel;
+use crate::options::NativeTrainOptions;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+use resnet_core::{TrainConfig, TrainEvent};
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+type EventCallback = ThreadsafeFunction<serde_json::Value, (), serde_json::Value, Status, false>;
+type DoneCallback = ThreadsafeFunction<NativeTrainResult, (), NativeTrainResult, Status, true>;
+
+/// A running training; `abort()` asks it to stop.
+#[napi]
+pub struct NativeTraining {
+    cancel: Arc<AtomicBool>,
+}
+
+#[napi]
+impl NativeTraining {
+    #[napi]
+    pub fn abort(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The outcome of a finished run.
+#[napi]
+pub struct NativeTrainResult {
+    /// The per-epoch summaries, as JSON text.
+    pub history_json: String,
+    pub output: String,
+    pub skipped: u32,
+    model: Option<NativeModel>,
+}
+
+#[napi]
+impl NativeTrainResult {
+    /// The trained model (once; later calls return null).
+    #[napi]
+    pub fn take_model(&mut self) -> Option<NativeModel> {
+        self.model.take()
+    }
+}
+
+#[napi]
+pub fn start_training(
+    options: NativeTrainOptions,
+    #[napi(ts_arg_type = "(event: any) => void")] on_event: EventCallback,
+    #[napi(ts_arg_type = "(error: Error | null, result: NativeTrainResult) => void")] on_done: DoneCallback,
+) -> napi::Result<NativeTraining> {
+    let config = TrainConfig::try_from(options)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    std::thread::Builder::new()
+        .name("resnet-train".into())
+        .spawn(move || {
+            let outcome = guarded(|| {
+                let mut observe = |event: TrainEvent| {
+                    on_event.call(event_to_json(event), ThreadsafeFunctionCallMode::NonBlocking);
+                };
+                resnet_core::train(&config, &mut observe, &flag)
+            });
+            let result = outcome.and_then(|outcome| {
+                Ok(NativeTrainResult {
+                    history_json: serde_json::to_string(&outcome.history).map_err(|e| napi::Error::from_reason(e.to_string()))?,
+                    output: outcome.output.display().to_string(),
+                    skipped: outcome.skipped as u32,
+                    model: Some(NativeModel::wrap(outcome.model)),
+                })
+            });
+            // Events queued before the result are delivered first (the queue is FIFO).
+            drop(on_event);
+            on_done.call(result, ThreadsafeFunctionCallMode::Blocking);
+        })
+        .map_err(|error| to_napi(resnet_core::Error::Libtorch(format!("cannot start the training thread: {error}"))))?;
+    Ok(NativeTraining { cancel })
+}
+
+fn event_to_json(event: TrainEvent) -> serde_json::Value {
+    let (kind, mut value) = match event {
+        TrainEvent::Start { device, classes, train_images, validation_images } => (
+            "start",
+            json!({ "device": device, "classes": classes, "trainImages": train_images, "validationImages": validation_images }),
+        ),
+        TrainEvent::Batch(progress) => ("batch", serde_json::to_value(progress).unwrap_or_default()),
+        TrainEvent::Epoch(summary) => ("epoch", serde_json::to_value(summary).unwrap_or_default()),
+        TrainEvent::Warning(warning) => (
+            "warning",
+            json!({ "message": warning.message, "path": warning.path.map(|p| p.display().to_string()) }),
+        ),
+    };
+    value["type"] = json!(kind);
+    value
+}
