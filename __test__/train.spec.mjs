@@ -1,0 +1,122 @@
+// The main job end to end: train resnet18 on a generated 3-class dataset, watch its events,
+// keep the event loop free, then predict, save, reload and evaluate.
+import test from 'ava'
+import { readFileSync, rmSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { makeDataset, sampleJpeg, CLASSES } from '../scripts/make-dataset.mjs'
+import { resnet } from './helpers.mjs'
+
+const work = mkdtempSync(join(tmpdir(), 'resnet-train-'))
+const data = join(work, 'shapes')
+const output = join(work, 'run')
+const events = []
+let largestGapMs = 0
+let result
+
+test.before(async () => {
+  makeDataset(data, { train: 40, test: 15 })
+  const run = resnet.train({
+    data, output, arch: 'resnet18', epochs: 3, imageSize: 64, batchSize: 16, learningRate: 0.001, device: 'cpu', seed: 1,
+  })
+  for (const type of ['start', 'batch', 'epoch', 'warning', 'end']) run.on(type, (event) => events.push({ type, ...event }))
+  let last = performance.now()
+  const timer = setInterval(() => {
+    const now = performance.now()
+    largestGapMs = Math.max(largestGapMs, now - last)
+    last = now
+  }, 10)
+  try {
+    result = await run
+  } finally {
+    clearInterval(timer)
+  }
+})
+
+test.after.always(() => rmSync(work, { recursive: true, force: true }))
+
+test('training learns: loss falls and validation accuracy is well above chance', (t) => {
+  const epochs = result.history
+  t.is(epochs.length, 3)
+  t.true(epochs[2].loss < epochs[0].loss, `loss ${epochs[0].loss} -> ${epochs[2].loss}`)
+  t.true(epochs[2].valAccuracy > 0.7, `valAccuracy ${epochs[2].valAccuracy} (chance is 0.33)`)
+  t.is(result.output, output)
+  t.deepEqual(result.model.classes, [...CLASSES].sort())
+  t.is(result.model.arch, 'resnet18')
+  t.is(result.model.imageSize, 64)
+  t.log(`epoch seconds: ${epochs.map((e) => e.seconds.toFixed(1)).join(', ')}`)
+})
+
+test('batch and epoch events arrive in order with the documented fields', (t) => {
+  t.is(events[0].type, 'start')
+  t.is(events[0].trainImages, 120)
+  t.is(events[0].validationImages, 45)
+  const batches = events.filter((e) => e.type === 'batch')
+  const epochs = events.filter((e) => e.type === 'epoch')
+  t.is(batches.length, 3 * Math.ceil(120 / 16))
+  for (const e of batches) {
+    t.deepEqual(Object.keys(e).sort(), ['batch', 'batches', 'epoch', 'imagesPerSecond', 'loss', 'type'])
+    t.true(Number.isFinite(e.loss) && e.imagesPerSecond > 0)
+  }
+  const order = batches.map((e) => [e.epoch, e.batch])
+  t.deepEqual(order, [1, 2, 3].flatMap((epoch) => Array.from({ length: 8 }, (_, i) => [epoch, i + 1])))
+  t.deepEqual(epochs.map((e) => e.epoch), [1, 2, 3])
+  for (const e of epochs) {
+    for (const key of ['epoch', 'epochs', 'loss', 'accuracy', 'valLoss', 'valAccuracy', 'seconds']) t.true(key in e, key)
+    t.is(e.epochs, 3)
+  }
+  // Each epoch event follows its epoch's last batch; 'end' comes last.
+  const index = (type, epoch) => events.findIndex((e) => e.type === type && e.epoch === epoch && (type !== 'batch' || e.batch === 8))
+  for (const epoch of [1, 2, 3]) t.true(index('epoch', epoch) > index('batch', epoch))
+  t.is(events.at(-1).type, 'end')
+  t.deepEqual(events.filter((e) => e.type === 'warning'), [])
+})
+
+test('the event loop stays free while training runs', (t) => {
+  t.log(`largest setInterval gap: ${largestGapMs.toFixed(1)} ms`)
+  t.true(largestGapMs < 250, `largest gap ${largestGapMs} ms`)
+})
+
+test('predict takes a path, a Buffer or an array; probabilities sum to 1', async (t) => {
+  const model = result.model
+  const discPath = join(data, 'test', 'disc', 'disc-000.jpg')
+  const byPath = await model.predict(discPath, { topK: 3 })
+  t.is(byPath.length, 3)
+  t.true(byPath.every((p) => model.classes[p.index] === p.label))
+  t.true(Math.abs(byPath.reduce((sum, p) => sum + p.probability, 0) - 1) < 1e-5)
+  t.true(byPath[0].probability >= byPath[1].probability)
+
+  const byBuffer = await model.predict(readFileSync(discPath), { topK: 3 })
+  t.deepEqual(byBuffer, byPath)
+
+  const batch = await model.predict([discPath, sampleJpeg('stripes'), sampleJpeg('square')], { topK: 1 })
+  t.is(batch.length, 3)
+  t.deepEqual(batch[0], [byPath[0]])
+  t.deepEqual(batch.map((ranked) => ranked.length), [1, 1, 1])
+})
+
+test('save, loadModel and the top-level functions give the same predictions', async (t) => {
+  const saved = mkdtempSync(join(tmpdir(), 'resnet-saved-'))
+  t.teardown(() => rmSync(saved, { recursive: true, force: true }))
+  await result.model.save(saved)
+  const meta = JSON.parse(readFileSync(join(saved, 'model.json'), 'utf8'))
+  t.like(meta, { format: 'resnet-napi/1', arch: 'resnet18', imageSize: 64, preprocess: { resize: 'stretch', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } })
+  const inputs = [join(data, 'test', 'square', 'square-001.jpg'), join(data, 'test', 'stripes', 'stripes-004.png')]
+  const before = await result.model.predict(inputs, { topK: 3 })
+  const reloaded = await resnet.loadModel(saved, { device: 'cpu' })
+  t.deepEqual(await reloaded.predict(inputs, { topK: 3 }), before)
+  t.deepEqual(await resnet.predict(saved, inputs, { topK: 3 }), before)
+  // The output directory itself is a loadable model (the last completed epoch).
+  t.deepEqual(await resnet.predict(output, inputs, { topK: 3 }), before)
+})
+
+test('evaluate agrees with the last epoch validation accuracy', async (t) => {
+  const evaluation = await resnet.evaluate(output, data)
+  t.is(evaluation.count, 45)
+  t.true(Math.abs(evaluation.accuracy - result.history.at(-1).valAccuracy) < 1e-9)
+  t.true(Math.abs(evaluation.loss - result.history.at(-1).valLoss) < 1e-6)
+  t.is(evaluation.top5, 1)
+  t.is(evaluation.perClass.length, 3)
+  t.is(evaluation.confusion.flat().reduce((a, b) => a + b, 0), 45)
+  t.deepEqual(evaluation.skipped, [])
+})

@@ -1,0 +1,30 @@
+//! Helpers shared by the integration tests: generated image datasets.
+#![allow(dead_code)]
+use image::{Rgb, RgbImage};
+use std::path::Path;
+
+/// Writes `count` images of class `kind` (0: red left half, 1: green, 2: blue) with varied
+/// sizes into `dir`, as PNG and JPEG.
+pub fn write_class(dir: &Path, kind: usize, count: usize, seed: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..count {
+        let mix = seed.wrapping_mul(31).wrapping_add(i as u32 * 17);
+        let (width, height) = (24 + mix % 60, 24 + (mix / 7) % 60);
+        let image = RgbImage::from_fn(width, height, |x, y| {
+            let noise = ((x * 13 + y * 7 + mix) % 40) as u8;
+            let mut pixel = [noise, noise, noise];
+            pixel[kind] = 180 + noise;
+            Rgb(pixel)
+        });
+        let extension = if i % 2 == 0 { "png" } else { "jpg" };
+        image.save(dir.join(format!("img-{i:03}.{extension}"))).unwrap();
+    }
+}
+
+/// `root/{train,test}/{red,green,blue}` with `train` and `test` images per class.
+pub fn write_dataset(root: &Path, train: usize, test: usize) {
+    for (kind, class) in ["red", "green", "blue"].iter().enumerate() {
+        write_class(&root.join("train").join(class), kind, train, kind as u32 + 1);
+        write_class(&root.join("test").join(class), kind, test, kind as u32 + 100);
+    }
+}

@@ -1,0 +1,54 @@
+//! Every architecture builds with torchvision's parameter names and gives [batch, classes].
+use resnet_core::model::resnet::ResNet;
+use resnet_core::Arch;
+use tch::nn::{ModuleT, VarStore};
+use tch::{Device, Kind, Tensor};
+
+#[test]
+fn every_arch_gives_batch_by_classes() {
+    for arch in Arch::ALL {
+        let vs = VarStore::new(Device::Cpu);
+        let net = ResNet::new(&vs.root(), arch, 7);
+        let input = Tensor::randn([2, 3, 64, 64], (Kind::Float, Device::Cpu));
+        let output = tch::no_grad(|| net.forward_t(&input, false));
+        assert_eq!(output.size(), vec![2, 7], "{}", arch.name());
+    }
+}
+
+#[test]
+fn parameter_names_match_torchvision_state_dict() {
+    // torchvision's state_dict key counts, less the num_batches_tracked buffers (one per BN).
+    for (arch, expected) in [(Arch::Resnet18, 122 - 20), (Arch::Resnet50, 320 - 53)] {
+        let vs = VarStore::new(Device::Cpu);
+        let _net = ResNet::new(&vs.root(), arch, 1000);
+        let names = vs.variables();
+        assert_eq!(names.len(), expected, "{}", arch.name());
+        for key in ["conv1.weight", "bn1.running_var", "layer2.0.downsample.0.weight", "layer4.1.bn2.bias", "fc.weight", "fc.bias"] {
+            assert!(names.contains_key(key), "{} lacks {key}", arch.name());
+        }
+    }
+    let vs = VarStore::new(Device::Cpu);
+    let _net = ResNet::new(&vs.root(), Arch::Resnet50, 10);
+    let names = vs.variables();
+    // The Bottleneck builds its whole residual branch, and layer1 projects 64 -> 256 channels.
+    assert_eq!(names["layer1.0.conv3.weight"].size(), vec![256, 64, 1, 1]);
+    assert_eq!(names["layer1.0.downsample.0.weight"].size(), vec![256, 64, 1, 1]);
+    assert_eq!(names["layer2.0.conv2.weight"].size(), vec![128, 128, 3, 3]);
+    assert_eq!(names["fc.weight"].size(), vec![10, 2048]);
+}
+
+#[test]
+fn initialisation_follows_the_notebook() {
+    tch::manual_seed(0);
+    let vs = VarStore::new(Device::Cpu);
+    let _net = ResNet::new(&vs.root(), Arch::Resnet18, 10);
+    let names = vs.variables();
+    let std = |name: &str| names[name].std(true).double_value(&[]);
+    // Kaiming normal, fan_out: std = sqrt(2 / (out * k * k)).
+    let expected = (2.0f64 / (64.0 * 49.0)).sqrt();
+    assert!((std("conv1.weight") - expected).abs() / expected < 0.05, "conv1 std {}", std("conv1.weight"));
+    assert!((std("fc.weight") - 0.01).abs() < 0.001, "fc std {}", std("fc.weight"));
+    assert_eq!(names["bn1.weight"].mean(Kind::Float).double_value(&[]), 1.0);
+    assert_eq!(names["bn1.bias"].abs().sum(Kind::Float).double_value(&[]), 0.0);
+    assert_eq!(names["fc.bias"].abs().sum(Kind::Float).double_value(&[]), 0.0);
+}

@@ -1,0 +1,67 @@
+//! Saving and loading model directories: same outputs after a round trip, and clear
+//! ERR_MODEL_FILE errors for files that do not fit.
+use resnet_core::model::saved::{SavedModel, WEIGHTS_FILE};
+use resnet_core::{Arch, Error, Preprocess};
+use tch::nn::ModuleT;
+use tch::{Device, Kind, Tensor};
+
+fn model(classes: usize) -> SavedModel {
+    let names = (0..classes).map(|i| format!("class{i}")).collect();
+    SavedModel::new(Arch::Resnet18, names, 64, Preprocess::notebook(), Device::Cpu).unwrap()
+}
+
+fn logits(model: &SavedModel, input: &Tensor) -> Tensor {
+    tch::no_grad(|| model.net.forward_t(input, false))
+}
+
+#[test]
+fn round_trip_gives_identical_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = model(3);
+    original.save(dir.path()).unwrap();
+    let loaded = SavedModel::load(dir.path(), Device::Cpu).unwrap();
+    assert_eq!(loaded.meta, original.meta);
+    let input = Tensor::randn([2, 3, 64, 64], (Kind::Float, Device::Cpu));
+    let difference = (logits(&original, &input) - logits(&loaded, &input)).abs().max().double_value(&[]);
+    assert_eq!(difference, 0.0);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("model.json")).unwrap()).unwrap();
+    assert_eq!(json["format"], "resnet-napi/1");
+    assert_eq!(json["imageSize"], 64);
+    assert_eq!(json["preprocess"]["resize"], "stretch");
+    assert_eq!(json["preprocess"]["mean"], serde_json::json!([0.5, 0.5, 0.5]));
+}
+
+#[test]
+fn class_count_mismatch_is_a_model_file_error() {
+    let dir = tempfile::tempdir().unwrap();
+    model(3).save(dir.path()).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("model.json")).unwrap()).unwrap();
+    json["classes"] = serde_json::json!(["a", "b", "c", "d"]);
+    std::fs::write(dir.path().join("model.json"), json.to_string()).unwrap();
+    let error = SavedModel::load(dir.path(), Device::Cpu).unwrap_err();
+    assert_eq!(error.code(), "ERR_MODEL_FILE");
+    assert!(error.to_string().contains("fc.bias") || error.to_string().contains("fc.weight"), "{error}");
+}
+
+#[test]
+fn truncated_weights_are_a_model_file_error() {
+    let dir = tempfile::tempdir().unwrap();
+    model(2).save(dir.path()).unwrap();
+    let path = dir.path().join(WEIGHTS_FILE);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let error = SavedModel::load(dir.path(), Device::Cpu).unwrap_err();
+    assert!(matches!(error, Error::ModelFile { .. }), "{error}");
+    assert!(error.to_string().contains(&path.display().to_string()), "{error}");
+}
+
+#[test]
+fn missing_directory_and_bad_json_are_model_file_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = SavedModel::load(&dir.path().join("nope"), Device::Cpu).unwrap_err();
+    assert_eq!(missing.code(), "ERR_MODEL_FILE");
+    std::fs::write(dir.path().join("model.json"), "{ not json").unwrap();
+    let invalid = SavedModel::load(dir.path(), Device::Cpu).unwrap_err();
+    assert_eq!(invalid.code(), "ERR_MODEL_FILE");
+    assert!(invalid.to_string().contains("model.json"), "{invalid}");
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Provides libtorch and prints its directory (the one holding include/ and lib/).
+#
+# If LIBTORCH is set and holds lib/libtorch.so, that is used. Otherwise PyPI's torch==2.11.0
+# (a CUDA 13.0 build; its nvidia-* wheels are needed to load even without a GPU) is installed
+# once into a cache outside the checkout, reused by every clone and every later run:
+#   ${RESNET_NAPI_CACHE:-$HOME/.cache/resnet-napi}/torch-2.11.0/torch
+# Idempotent: a completed install is marked and never redone. Progress goes to stderr.
+set -euo pipefail
+
+TORCH_VERSION=2.11.0
+if [[ -n "${LIBTORCH:-}" ]]; then
+  if [[ -f "$LIBTORCH/lib/libtorch.so" ]]; then
+    echo "$LIBTORCH"
+    exit 0
+  fi
+  echo "LIBTORCH=$LIBTORCH has no lib/libtorch.so; unset it to install torch==$TORCH_VERSION instead" >&2
+  exit 1
+fi
+
+cache="${RESNET_NAPI_CACHE:-$HOME/.cache/resnet-napi}"
+target="$cache/torch-$TORCH_VERSION"
+marker="$target/.complete"
+if [[ ! -f "$marker" ]]; then
+  python="$(command -v python3 || command -v python || true)"
+  if [[ -z "$python" ]]; then
+    echo "python3 is needed to install torch==$TORCH_VERSION from PyPI (apt-get install python3 python3-pip)" >&2
+    exit 1
+  fi
+  echo "Installing torch==$TORCH_VERSION from PyPI into $target (once; a few GB)..." >&2
+  rm -rf "$target.partial"
+  mkdir -p "$cache"
+  "$python" -m pip install --quiet --no-compile --disable-pip-version-check \
+    --target "$target.partial" "torch==$TORCH_VERSION" >&2
+  rm -rf "$target"
+  mv "$target.partial" "$target"
+  touch "$marker"
+fi
+echo "$target/torch"

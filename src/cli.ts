@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// The `resnet` command: train, evaluate and predict from a shell. Flags are the API's
+// options in kebab-case. Exit codes: 0 success, 2 bad input, 1 other failure, 130 aborted.
+import { Command, InvalidArgumentError } from 'commander'
+import { SingleBar, Presets } from 'cli-progress'
+import type { ResnetError } from './errors'
+import { evaluate, loadModel, train } from './index'
+import type { Arch, EpochSummary, TrainOptions } from './types'
+
+const BAD_INPUT = new Set(['ERR_INVALID_OPTION', 'ERR_DATASET', 'ERR_MODEL_FILE', 'ERR_IMAGE_DECODE'])
+
+function integer(value: string): number {
+  const parsed = Number(value)
+  if (!Number.isInteger(parsed)) throw new InvalidArgumentError(`expected an integer, received ${JSON.stringify(value)}`)
+  return parsed
+}
+
+function decimal(value: string): number {
+  const parsed = Number(value)
+  if (!Number.isFinite(parsed)) throw new InvalidArgumentError(`expected a number, received ${JSON.stringify(value)}`)
+  return parsed
+}
+
+function percent(value: number | null): string {
+  return value === null ? '  -  ' : `${(value * 100).toFixed(1)}%`
+}
+
+function fail(error: unknown, json: boolean): never {
+  const code = (error as ResnetError)?.code ?? 'ERR_UNKNOWN'
+  const message = (error as Error)?.message ?? String(error)
+  if (json) console.log(JSON.stringify({ error: { code, message } }))
+  else console.error(`resnet: ${code}: ${message}`)
+  process.exit(code === 'ERR_ABORTED' ? 130 : BAD_INPUT.has(code) ? 2 : 1)
+}
+
+async function runTrain(flags: Record<string, unknown>): Promise<void> {
+  const json = Boolean(flags.json)
+  const controller = new AbortController()
+  process.once('SIGINT', () => {
+    if (!json) console.error('\nStopping after this batch; the last completed epoch stays saved...')
+    controller.abort()
+  })
+  const options: TrainOptions = {
+    data: flags.data as string,
+    arch: flags.arch as Arch | undefined,
+    epochs: flags.epochs as number | undefined,
+    batchSize: flags.batchSize as number | undefined,
+    learningRate: flags.learningRate as number | undefined,
+    optimizer: flags.optimizer as TrainOptions['optimizer'],
+    imageSize: flags.imageSize as number | undefined,
+    device: flags.device as TrainOptions['device'],
+    output: flags.output as string | undefined,
+    seed: flags.seed as number | undefined,
+    resize: flags.resize as TrainOptions['resize'],
+    signal: controller.signal,
+  }
+  for (const key of Object.keys(options) as (keyof TrainOptions)[]) if (options[key] === undefined) delete options[key]
+  const run = train(options)
+  const bar = new SingleBar(
+    { format: 'epoch {epoch} |{bar}| {value}/{total} batches | loss {loss} | {speed} img/s | ETA {eta_formatted}', hideCursor: true },
+    Presets.shades_classic,
+  )
+  let barEpoch = 0
+  if (!json) {
+    run.on('start', (e) => console.log(`Training on ${e.device}: ${e.trainImages} training and ${e.validationImages} validation images, ${e.classes.length} classes`))
+    run.on('warning', (e) => {
+      if (barEpoch) bar.stop()
+      console.warn(`warning: ${e.message}`)
+      if (barEpoch) bar.start(0, 0)
+    })
+    run.on('batch', (e) => {
+      if (e.epoch !== barEpoch) {
+        barEpoch = e.epoch
+        bar.start(e.batches, 0, { epoch: e.epoch, loss: '-', speed: '-' })
+      }
+      bar.update(e.batch, { epoch: e.epoch, loss: e.loss.toFixed(4), speed: e.imagesPerSecond.toFixed(1) })
+    })
+    run.on('epoch', (e: EpochSummary) => {
+      bar.stop()
+      barEpoch = 0
+      console.log(
+        `epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  acc ${percent(e.accuracy)}  ` +
+          `val_loss ${e.valLoss === null ? '-' : e.valLoss.toFixed(4)}  val_acc ${percent(e.valAccuracy)}  ${e.seconds.toFixed(1)}s`,
+      )
+    })
+  }
+  try {
+    const result = await run
+    if (json) console.log(JSON.stringify({ output: result.output, history: result.history, skipped: result.skipped }))
+    else console.log(`Model saved in ${result.output}`)
+  } catch (error) {
+    bar.stop()
+    fail(error, json)
+  }
+}
+
+async function runEvaluate(flags: Record<string, unknown>): Promise<void> {
+  const json = Boolean(flags.json)
+  try {
+    const result = await evaluate(flags.model as string, flags.data as string, { batchSize: flags.batchSize as number | undefined })
+    if (json) return console.log(JSON.stringify(result))
+    console.log(`${result.count} images: loss ${result.loss.toFixed(4)}  top-1 ${percent(result.accuracy)}  top-5 ${percent(result.top5)}`)
+    console.table(result.perClass.map((c) => ({ class: c.class, precision: c.precision.toFixed(3), recall: c.recall.toFixed(3), f1: c.f1.toFixed(3), support: c.support })))
+    for (const skip of result.skipped) console.warn(`skipped ${skip.path}: ${skip.reason}`)
+  } catch (error) {
+    fail(error, json)
+  }
+}
+
+async function runPredict(images: string[], flags: Record<string, unknown>): Promise<void> {
+  const json = Boolean(flags.json)
+  try {
+    const model = await loadModel(flags.model as string)
+    const results = await model.predict(images, { topK: flags.topK as number | undefined })
+    if (json) return console.log(JSON.stringify(images.map((image, i) => ({ image, predictions: results[i] }))))
+    images.forEach((image, i) => {
+      const ranked = results[i].map((p) => `${p.label} ${(p.probability * 100).toFixed(1)}%`).join(', ')
+      console.log(`${image}: ${ranked}`)
+    })
+  } catch (error) {
+    fail(error, json)
+  }
+}
+
+const program = new Command('resnet').description('Train, evaluate and predict with ResNet image classifiers.')
+
+program
+  .command('train')
+  .description('Train a ResNet on a folder holding train/ and test/ (or val/) class folders.')
+  .requiredOption('--data <dir>', 'dataset root holding train/ and test/ (or val/)')
+  .option('--arch <name>', 'resnet18 | resnet34 | resnet50 | resnet101 | resnet152 (default resnet34)')
+  .option('--epochs <n>', 'epochs to train (default 10)', integer)
+  .option('--batch-size <n>', 'images per batch (default 64)', integer)
+  .option('--learning-rate <lr>', 'learning rate (default 0.005)', decimal)
+  .option('--optimizer <name>', 'adam | adamw | sgd (default adam)')
+  .option('--image-size <px>', 'side of the square input (default 256)', integer)
+  .option('--device <name>', 'auto | cpu | cuda | cuda:N (default auto)')
+  .option('--output <dir>', 'directory for the model and history (default runs/<arch>-<time>)')
+  .option('--seed <n>', 'random seed (default 42)', integer)
+  .option('--resize <mode>', 'stretch | crop (default stretch)')
+  .option('--json', 'print the result as JSON instead of progress')
+  .action((flags) => runTrain(flags))
+
+program
+  .command('evaluate')
+  .description('Evaluate a saved model on a folder of class folders (or a root holding test/ or val/).')
+  .requiredOption('--model <dir>', 'saved model directory')
+  .requiredOption('--data <dir>', 'folder to evaluate on')
+  .option('--batch-size <n>', 'images per batch (default 64)', integer)
+  .option('--json', 'print the result as JSON')
+  .action((flags) => runEvaluate(flags))
+
+program
+  .command('predict')
+  .description('Print the top classes for each image.')
+  .requiredOption('--model <dir>', 'saved model directory')
+  .option('--top-k <n>', 'classes to show per image (default 5)', integer)
+  .option('--json', 'print the result as JSON')
+  .argument('<images...>', 'image files')
+  .action((images, flags) => runPredict(images, flags))
+
+program.parseAsync(process.argv).catch((error) => fail(error, false))

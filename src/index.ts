@@ -1,0 +1,31 @@
+// resnet-napi: train, evaluate and deploy ResNet image classifiers from Node.js.
+import { Model, loadModel, resolveModel } from './model'
+import { binding } from './native'
+import type { Evaluation, EvaluateOptions, ImageInput, Prediction, PredictOptions } from './types'
+
+export { train, TrainingRun, type TrainResult } from './training'
+export { Model, loadModel } from './model'
+export type { ErrorCode, ResnetError } from './errors'
+export * from './types'
+
+/** Predicts with a Model or a saved model directory. */
+export function predict(model: Model | string, input: ImageInput, options?: PredictOptions): Promise<Prediction[]>
+export function predict(model: Model | string, input: ImageInput[], options?: PredictOptions): Promise<Prediction[][]>
+export async function predict(
+  model: Model | string,
+  input: ImageInput | ImageInput[],
+  options?: PredictOptions,
+): Promise<Prediction[] | Prediction[][]> {
+  const resolved = await resolveModel(model)
+  return Array.isArray(input) ? resolved.predict(input, options) : resolved.predict(input, options)
+}
+
+/** Evaluates a Model or a saved model directory on a folder of class folders. */
+export async function evaluate(model: Model | string, data: string, options?: EvaluateOptions): Promise<Evaluation> {
+  return (await resolveModel(model)).evaluate(data, options)
+}
+
+/** What the loaded libtorch offers (CUDA availability, threads). Loads the addon. */
+export function runtimeInfo(): { cudaAvailable: boolean; cudaDeviceCount: number; threads: number } {
+  return binding().runtimeInfo()
+}

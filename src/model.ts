@@ -1,0 +1,83 @@
+// A trained model: predict, evaluate, save. Preprocessing always comes from the model's
+// model.json, never from the caller.
+import type { NativeModel } from '../native/binding'
+import { native } from './errors'
+import { binding } from './native'
+import type { Arch, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess } from './types'
+import { device, integer, invalid, nonEmptyString, knownKeys } from './validate'
+
+interface ModelJson {
+  format: string
+  arch: Arch
+  classes: string[]
+  imageSize: number
+  preprocess: Preprocess
+}
+
+export class Model {
+  readonly arch: Arch
+  readonly classes: string[]
+  readonly imageSize: number
+  readonly preprocess: Preprocess
+  readonly #native: NativeModel
+
+  /** @internal Use loadModel() or a training result. */
+  constructor(nativeModel: NativeModel) {
+    this.#native = nativeModel
+    const meta = JSON.parse(nativeModel.metaJson) as ModelJson
+    this.arch = meta.arch
+    this.classes = meta.classes
+    this.imageSize = meta.imageSize
+    this.preprocess = meta.preprocess
+  }
+
+  /** 'cpu' or 'cuda:N'. */
+  get device(): string {
+    return this.#native.device
+  }
+
+  /** Top-k classes for one image (a list) or for each of several (a list per image). */
+  predict(input: ImageInput, options?: PredictOptions): Promise<Prediction[]>
+  predict(input: ImageInput[], options?: PredictOptions): Promise<Prediction[][]>
+  async predict(input: ImageInput | ImageInput[], options: PredictOptions = {}): Promise<Prediction[] | Prediction[][]> {
+    knownKeys('predict options', options, ['topK'])
+    const topK = integer('topK', options.topK, 1, 1_000_000) ?? 5
+    const inputs = Array.isArray(input) ? input : [input]
+    inputs.forEach((item, index) => {
+      if (typeof item === 'string' ? item.length === 0 : !Buffer.isBuffer(item)) {
+        invalid('a file path or a Buffer', Array.isArray(input) ? `input[${index}]` : 'input', item)
+      }
+    })
+    const ranked = await native(this.#native.predict(inputs, topK))
+    return Array.isArray(input) ? ranked : ranked[0]
+  }
+
+  /** Loss, accuracy, top-5, per-class metrics and the confusion matrix on a folder of class
+   *  folders (or a root holding test/ or val/). */
+  async evaluate(data: string, options: EvaluateOptions = {}): Promise<Evaluation> {
+    nonEmptyString('data', data)
+    knownKeys('evaluate options', options, ['batchSize'])
+    const batchSize = integer('batchSize', options.batchSize, 1, 65_536) ?? 64
+    return JSON.parse(await native(this.#native.evaluate(data, batchSize))) as Evaluation
+  }
+
+  /** Writes model.safetensors and model.json into `dir`. */
+  async save(dir: string): Promise<void> {
+    nonEmptyString('dir', dir)
+    await native(this.#native.save(dir))
+  }
+}
+
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
+  nonEmptyString('dir', dir)
+  knownKeys('loadModel options', options, ['device'])
+  const chosen = device(options.device) ?? 'auto'
+  return new Model(await native(binding().loadModel(dir, chosen)))
+}
+
+/** A Model, or the directory of a saved one. */
+export async function resolveModel(modelOrDir: Model | string): Promise<Model> {
+  if (modelOrDir instanceof Model) return modelOrDir
+  if (typeof modelOrDir === 'string') return loadModel(modelOrDir)
+  return invalid('a Model or a model directory', 'model', modelOrDir)
+}

@@ -1,0 +1,149 @@
+// train(): validates the options, starts the native training thread, and exposes it as an
+// EventEmitter (progress) that is also a promise of the result.
+import { EventEmitter } from 'node:events'
+import { resolve as resolvePath, join } from 'node:path'
+import type { NativeTrainOptions, NativeTrainResult, NativeTraining } from '../native/binding'
+import { fromNative, resnetError } from './errors'
+import { Model } from './model'
+import { binding } from './native'
+import { ARCHS, type EpochSummary, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
+import * as check from './validate'
+
+export interface TrainResult extends TrainResultSummary {
+  model: Model
+}
+
+const KNOWN_OPTIONS = [
+  'data', 'arch', 'epochs', 'batchSize', 'learningRate', 'optimizer', 'imageSize', 'device',
+  'output', 'seed', 'signal', 'resize', 'mean', 'std', 'workers',
+] as const
+
+function defaultOutput(arch: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
+  return join('runs', `${arch}-${stamp}`)
+}
+
+/** Checks every option and maps it to the binding's shape; throws ERR_INVALID_OPTION. */
+export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
+  if (options === null || typeof options !== 'object') check.invalid('an options object', 'options', options)
+  check.knownKeys('train options', options, KNOWN_OPTIONS)
+  const data = options.data
+  let dataFields: Pick<NativeTrainOptions, 'data' | 'trainDir' | 'testDir'>
+  if (typeof data === 'string' && data.length > 0) {
+    dataFields = { data: resolvePath(data) }
+  } else if (data && typeof data === 'object' && typeof data.train === 'string' && typeof data.test === 'string') {
+    dataFields = { trainDir: resolvePath(data.train), testDir: resolvePath(data.test) }
+  } else {
+    return check.invalid('a dataset folder or { train, test } folders', 'data', data)
+  }
+  const arch = check.oneOf('arch', options.arch, ARCHS) ?? 'resnet34'
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    check.invalid('an AbortSignal', 'signal', options.signal)
+  }
+  if (options.output !== undefined) check.nonEmptyString('output', options.output)
+  return {
+    ...dataFields,
+    arch,
+    output: resolvePath(options.output ?? defaultOutput(arch)),
+    epochs: check.integer('epochs', options.epochs, 1, 100_000),
+    batchSize: check.integer('batchSize', options.batchSize, 1, 65_536),
+    learningRate: check.number('learningRate', options.learningRate, 0, 10),
+    optimizer: check.oneOf('optimizer', options.optimizer, ['adam', 'adamw', 'sgd'] as const),
+    imageSize: check.integer('imageSize', options.imageSize, 32, 2048),
+    device: check.device(options.device),
+    seed: check.integer('seed', options.seed, 0, Number.MAX_SAFE_INTEGER),
+    resize: check.oneOf('resize', options.resize, ['stretch', 'crop'] as const),
+    mean: check.triple('mean', options.mean),
+    std: check.triple('std', options.std),
+    workers: check.integer('workers', options.workers, 0, 1024),
+  }
+}
+
+/** A running training: listen to 'start', 'batch', 'epoch', 'warning', 'end' and 'error';
+ *  await it for the result. */
+export class TrainingRun extends EventEmitter<TrainingEvents> implements PromiseLike<TrainResult> {
+  readonly #result: Promise<TrainResult>
+  #native: NativeTraining | undefined
+
+  /** @internal Use train(). */
+  constructor(options: TrainOptions) {
+    super()
+    const nativeOptions = toNativeOptions(options)
+    const signal = options.signal
+    if (signal?.aborted) {
+      this.#result = Promise.reject(resnetError('ERR_ABORTED', 'training was aborted before it started'))
+    } else {
+      this.#result = new Promise<TrainResult>((resolve, reject) => {
+        const onAbort = () => this.abort()
+        signal?.addEventListener('abort', onAbort, { once: true })
+        const done = (error: Error | null, result: NativeTrainResult) => {
+          signal?.removeEventListener('abort', onAbort)
+          if (error) return reject(fromNative(error))
+          try {
+            const nativeModel = result.takeModel()
+            if (!nativeModel) throw resnetError('ERR_LIBTORCH', 'the native training finished without a model')
+            const history = JSON.parse(result.historyJson) as EpochSummary[]
+            const summary = { history, output: result.output, skipped: result.skipped }
+            resolve({ ...summary, model: new Model(nativeModel) })
+            this.#emitSafely('end', summary)
+          } catch (failure) {
+            reject(fromNative(failure))
+          }
+        }
+        this.#native = binding().startTraining(nativeOptions, (event) => this.#onNativeEvent(event), done)
+      })
+    }
+    this.#result.catch((error: Error) => {
+      // A run nobody awaits must not crash the process; report it to 'error' listeners.
+      if (this.listenerCount('error') > 0) this.#emitSafely('error', error)
+    })
+  }
+
+  /** Stops training within one batch; the promise rejects with ERR_ABORTED. */
+  abort(): void {
+    this.#native?.abort()
+  }
+
+  then<A = TrainResult, B = never>(
+    onFulfilled?: ((value: TrainResult) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.#result.then(onFulfilled, onRejected)
+  }
+
+  catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<TrainResult | B> {
+    return this.#result.catch(onRejected)
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<TrainResult> {
+    return this.#result.finally(onFinally)
+  }
+
+  // Called from a native threadsafe function: an exception escaping here would be fatal.
+  #onNativeEvent(event: { type: keyof TrainingEvents } & Record<string, unknown>): void {
+    const { type, ...payload } = event
+    if (type === 'warning' && payload.path === null) delete payload.path
+    this.#emitSafely(type, payload as never)
+  }
+
+  #emitSafely<K extends keyof TrainingEvents>(type: K, ...args: TrainingEvents[K]): void {
+    try {
+      this.emit(type, ...(args as never))
+    } catch (listenerError) {
+      if (type !== 'error' && this.listenerCount('error') > 0) {
+        try {
+          this.emit('error', listenerError as Error)
+          return
+        } catch {
+          // fall through to the process warning
+        }
+      }
+      process.emitWarning(`a resnet-napi '${String(type)}' listener threw: ${String(listenerError)}`)
+    }
+  }
+}
+
+/** Starts training; see TrainOptions. Invalid options throw ERR_INVALID_OPTION at once. */
+export function train(options: TrainOptions): TrainingRun {
+  return new TrainingRun(options)
+}
