@@ -32,7 +32,7 @@ for (const [options, message] of invalidCases) {
 test('a missing dataset is ERR_DATASET naming the path', async (t) => {
   const dir = temporaryDir(t)
   const missing = join(dir, 'no-such-folder')
-  const error = t.throws(() => resnet.train({ data: missing, output: join(dir, 'out') }))
+  const error = await t.throwsAsync(resnet.train({ data: missing, output: join(dir, 'out') }))
   t.is(error.code, 'ERR_DATASET')
   t.true(error.message.includes(missing), error.message)
 })

@@ -4,8 +4,7 @@
 // When nothing works the error says where it looked and which commands fix it.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { constants } from 'node:os'
-import { homedir } from 'node:os'
+import { constants, homedir } from 'node:os'
 import { join } from 'node:path'
 import type * as Binding from '../native/binding'
 import { resnetError } from './errors'
@@ -13,8 +12,9 @@ import { resnetError } from './errors'
 export type NativeBinding = typeof Binding
 
 const TORCH_VERSION = '2.11.0'
-// Order matters: each library's own dependencies must already be loaded or findable.
-const LIBTORCH_LIBRARIES = ['libc10.so', 'libtorch_cpu.so', 'libc10_cuda.so', 'libtorch_cuda.so', 'libtorch.so']
+// glibc's RTLD_NODELETE (not in os.constants): Node dlcloses a library that is not an addon,
+// and libtorch must stay loaded for the addon's dependency on it to resolve.
+const RTLD_NODELETE = 0x1000
 
 let cached: NativeBinding | undefined
 
@@ -38,39 +38,30 @@ function pythonTorchLib(): string | undefined {
   return dir ? join(dir, 'lib') : undefined
 }
 
-function isMissingLibrary(error: unknown): boolean {
-  const text = String((error as Error)?.message ?? '') + String(((error as Error)?.cause as Error)?.message ?? '')
-  const causes = ((error as Error)?.cause as Error[] | undefined) ?? []
-  const all = [text, ...(Array.isArray(causes) ? causes.map((c) => String(c?.message)) : [])].join('\n')
-  return /lib(torch|c10)[\w]*\.so[^:]*: cannot open shared object file/.test(all)
+/** Every message in an error's cause chain (napi's loader puts an array in `cause`). */
+function messages(error: unknown, depth = 0): string[] {
+  if (!error || depth > 5) return []
+  if (Array.isArray(error)) return error.flatMap((item) => messages(item, depth + 1))
+  return [String((error as Error).message ?? error), ...messages((error as Error).cause, depth + 1)]
 }
 
-/** Loads libtorch's libraries from `dir` into the process with global symbols. */
+function isMissingLibrary(error: unknown): boolean {
+  return messages(error).some((message) => /lib(torch|c10)\w*\.so\S*: cannot open shared object file/.test(message))
+}
+
+/** Loads `dir`/libtorch.so (and, through its own $ORIGIN rpath, the rest of libtorch and the
+ *  nvidia libraries) into the process for good, so the addon's dependency resolves to it. */
 function preload(dir: string): boolean {
-  if (!existsSync(join(dir, 'libtorch.so'))) return false
-  for (const library of LIBTORCH_LIBRARIES) {
-    const path = join(dir, library)
-    if (!existsSync(path)) continue
-    try {
-      process.dlopen({ exports: {} }, path, constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL)
-    } catch (error) {
-      // A plain shared library is not a Node addon: "did not self-register" means it loaded.
-      if (!/self-register|Module did not/.test(String((error as Error).message))) return false
-    }
+  const path = join(dir, 'libtorch.so')
+  if (!existsSync(path)) return false
+  try {
+    const flags = constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL | RTLD_NODELETE
+    process.dlopen({ exports: {} }, path, flags)
+  } catch (error) {
+    // A plain shared library is not a Node addon: "did not self-register" means it loaded.
+    return /did not self-register/.test(String((error as Error).message))
   }
   return true
-}
-
-function causeChain(error: unknown): string {
-  const lines: string[] = []
-  let current: unknown = error
-  for (let depth = 0; current && depth < 5; depth++) {
-    const message = (current as Error).message ?? String(current)
-    lines.push(message)
-    const cause = (current as Error).cause
-    current = Array.isArray(cause) ? cause[0] : cause
-  }
-  return lines.join('\n  caused by: ')
 }
 
 function loadFailure(error: unknown, looked: string[]): Error {
@@ -81,7 +72,7 @@ function loadFailure(error: unknown, looked: string[]): Error {
     '  bash node_modules/resnet-napi/scripts/setup-libtorch.sh   # installs PyPI torch==2.11.0 into ~/.cache/resnet-napi',
     '  export RESNET_NAPI_LIBTORCH=/path/to/site-packages/torch/lib   # an existing torch 2.11.0 install',
     '  pip install torch==2.11.0   # then resnet-napi finds it through python3',
-    `Loader error: ${causeChain(error)}`,
+    `Loader error: ${messages(error).join('\n  caused by: ')}`,
   ].join('\n')
   return resnetError('ERR_LIBTORCH', message, error)
 }

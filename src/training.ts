@@ -90,7 +90,12 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
             reject(fromNative(failure))
           }
         }
-        this.#native = binding().startTraining(nativeOptions, (event) => this.#onNativeEvent(event), done)
+        try {
+          this.#native = binding().startTraining(nativeOptions, (event) => this.#onNativeEvent(event), done)
+        } catch (error) {
+          signal?.removeEventListener('abort', onAbort)
+          reject(fromNative(error))
+        }
       })
     }
     this.#result.catch((error: Error) => {
