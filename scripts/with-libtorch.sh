@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs a command with LIBTORCH pointing at the project's libtorch (see setup-libtorch.sh).
+# Runs a command with LIBTORCH pointing at the project's libtorch (see setup-libtorch.sh), and
+# its lib/ on LD_LIBRARY_PATH for binaries that carry no rpath (cargo's test executables; the
+# addon itself has one).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LIBTORCH="$(bash "$here/setup-libtorch.sh")"
 export LIBTORCH
+export LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 exec "$@"
