@@ -14,7 +14,7 @@ if (!info.cudaAvailable) process.exit(1)
 
 const data = join(work, 'shapes')
 const started = performance.now()
-const counts = makeDataset(data, { train: 600, test: 150, minSize: 200, maxSize: 640 })
+const counts = makeDataset(data, { train: 250, test: 60, minSize: 160, maxSize: 400 })
 report('dataset', { ...counts, seconds: (performance.now() - started) / 1000 })
 
 for (const [arch, imageSize, epochs] of [['resnet18', 128, 3], ['resnet34', 256, 3]]) {
