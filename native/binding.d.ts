@@ -45,8 +45,13 @@ export interface NativePrediction {
 }
 
 export interface NativeTrainOptions {
-  /** A root holding `train/` and `test/` (or `val/`). Either this or `trainDir`. */
+  /**
+   * A root holding `train/` and `test/` (or `val/`), or with `validationSplit` a folder of
+   * class folders. Either this or `trainDir` and `testDir`.
+   */
   data?: string
+  /** Fraction of each class held out for validation when `data` is one folder of classes. */
+  validationSplit?: number
   trainDir?: string
   testDir?: string
   /** Directory for the saved model and history. */
@@ -67,12 +72,23 @@ export interface NativeTrainOptions {
   device?: string
   /** @default 42 */
   seed?: number
-  /** "stretch" | "crop". @default "stretch" */
+  /**
+   * "standard" (random-resized-crop + flip; resize + centre crop; ImageNet mean/std) or
+   * "notebook" (stretch, no augmentation, mean/std 0.5). @default "standard"
+   */
+  recipe?: string
+  /** Overrides the recipe's evaluation resize: "stretch" | "crop". */
   resize?: string
-  /** @default [0.5, 0.5, 0.5] */
+  /** Overrides the recipe's normalisation mean. */
   mean?: Array<number>
-  /** @default [0.5, 0.5, 0.5] */
+  /** Overrides the recipe's normalisation std. */
   std?: Array<number>
+  /** false turns the recipe's training augmentation off. */
+  augment?: boolean
+  /** "auto" | "memory" | "off". @default "auto" (a quarter of the available memory) */
+  cache?: string
+  /** Bound of the "memory" cache in bytes. @default half the available memory */
+  cacheBytes?: number
   /** Image decoding threads; 0 means one per core. @default 0 */
   workers?: number
 }

@@ -3,7 +3,7 @@
 import type { NativeModel } from '../native/binding'
 import { native } from './errors'
 import { binding } from './native'
-import type { Arch, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess } from './types'
+import type { Arch, Augmentation, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess } from './types'
 import { device, integer, invalid, nonEmptyString, knownKeys } from './validate'
 
 interface ModelJson {
@@ -12,13 +12,17 @@ interface ModelJson {
   classes: string[]
   imageSize: number
   preprocess: Preprocess
+  train?: Augmentation
 }
 
 export class Model {
   readonly arch: Arch
   readonly classes: string[]
   readonly imageSize: number
+  /** The evaluation transform predict and evaluate use. */
   readonly preprocess: Preprocess
+  /** How training images were augmented, when recorded. */
+  readonly augmentation: Augmentation | undefined
   readonly #native: NativeModel
 
   /** @internal Use loadModel() or a training result. */
@@ -29,6 +33,7 @@ export class Model {
     this.classes = meta.classes
     this.imageSize = meta.imageSize
     this.preprocess = meta.preprocess
+    this.augmentation = meta.train
   }
 
   /** 'cpu' or 'cuda:N'. */

@@ -14,8 +14,9 @@ export interface TrainResult extends TrainResultSummary {
 }
 
 const KNOWN_OPTIONS = [
-  'data', 'arch', 'epochs', 'batchSize', 'learningRate', 'optimizer', 'imageSize', 'device',
-  'output', 'seed', 'signal', 'resize', 'mean', 'std', 'workers',
+  'data', 'validationSplit', 'arch', 'epochs', 'batchSize', 'learningRate', 'optimizer', 'imageSize',
+  'device', 'output', 'seed', 'signal', 'recipe', 'resize', 'mean', 'std', 'augment', 'cache',
+  'cacheBytes', 'workers',
 ] as const
 
 function defaultOutput(arch: string): string {
@@ -28,13 +29,20 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
   if (options === null || typeof options !== 'object') check.invalid('an options object', 'options', options)
   check.knownKeys('train options', options, KNOWN_OPTIONS)
   const data = options.data
-  let dataFields: Pick<NativeTrainOptions, 'data' | 'trainDir' | 'testDir'>
+  let dataFields: Pick<NativeTrainOptions, 'data' | 'trainDir' | 'testDir' | 'validationSplit'>
+  const validationSplit = check.number('validationSplit', options.validationSplit, 0, 1)
+  if (validationSplit !== undefined && typeof data !== 'string') {
+    check.invalid('a folder of class folders for data when validationSplit is given', 'data', data)
+  }
   if (typeof data === 'string' && data.length > 0) {
-    dataFields = { data: resolvePath(data) }
+    dataFields = { data: resolvePath(data), validationSplit }
   } else if (data && typeof data === 'object' && typeof data.train === 'string' && typeof data.test === 'string') {
     dataFields = { trainDir: resolvePath(data.train), testDir: resolvePath(data.test) }
   } else {
     return check.invalid('a dataset folder or { train, test } folders', 'data', data)
+  }
+  if (options.cacheBytes !== undefined && options.cache !== undefined && options.cache !== 'memory') {
+    check.invalid('cache "memory" (or no cache option) with cacheBytes', 'cache', options.cache)
   }
   const arch = check.oneOf('arch', options.arch, ARCHS) ?? 'resnet34'
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
@@ -52,9 +60,13 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
     imageSize: check.integer('imageSize', options.imageSize, 32, 2048),
     device: check.device(options.device),
     seed: check.integer('seed', options.seed, 0, Number.MAX_SAFE_INTEGER),
+    recipe: check.oneOf('recipe', options.recipe, ['standard', 'notebook'] as const),
     resize: check.oneOf('resize', options.resize, ['stretch', 'crop'] as const),
     mean: check.triple('mean', options.mean),
     std: check.triple('std', options.std),
+    augment: check.boolean('augment', options.augment),
+    cache: check.oneOf('cache', options.cache, ['auto', 'memory', 'off'] as const),
+    cacheBytes: check.integer('cacheBytes', options.cacheBytes, 0, Number.MAX_SAFE_INTEGER),
     workers: check.integer('workers', options.workers, 0, 1024),
   }
 }

@@ -4,10 +4,16 @@ export type Arch = 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101' | 'resnet1
 export const ARCHS: readonly Arch[] = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152']
 export type OptimizerName = 'adam' | 'adamw' | 'sgd'
 export type ResizeMode = 'stretch' | 'crop'
+export type Recipe = 'standard' | 'notebook'
+export type CacheMode = 'auto' | 'memory' | 'off'
 
 export interface TrainOptions {
-  /** A root holding `train/` and `test/` (or `val/`), or the two folders. */
+  /** A root holding `train/` and `test/` (or `val/`), or the two folders; with
+   *  `validationSplit`, one folder of class folders. */
   data: string | { train: string; test: string }
+  /** Fraction of each class held out for validation (seeded, stratified) when `data` is one
+   *  folder of class folders. */
+  validationSplit?: number
   /** @default 'resnet34' */
   arch?: Arch
   /** @default 10 */
@@ -28,12 +34,22 @@ export interface TrainOptions {
   seed?: number
   /** Stops training within one batch; the last completed epoch stays saved. */
   signal?: AbortSignal
-  /** How images become imageSize x imageSize. @default 'stretch' (the notebook's) */
+  /** 'standard': random-resized-crop and flip for training, resize + centre crop for
+   *  evaluation, ImageNet mean/std. 'notebook': stretch, no augmentation, mean/std 0.5.
+   *  @default 'standard' */
+  recipe?: Recipe
+  /** Overrides the recipe's evaluation resize. */
   resize?: ResizeMode
-  /** Per-channel normalisation of [0, 1] RGB. @default [0.5, 0.5, 0.5] */
+  /** Overrides the recipe's per-channel normalisation of [0, 1] RGB. */
   mean?: [number, number, number]
-  /** @default [0.5, 0.5, 0.5] */
   std?: [number, number, number]
+  /** false turns the recipe's training augmentation off. @default true */
+  augment?: boolean
+  /** Keep decoded images in memory so epochs after the first skip decoding.
+   *  'auto' uses up to a quarter of the available memory. @default 'auto' */
+  cache?: CacheMode
+  /** Bound of the 'memory' cache in bytes. @default half the available memory */
+  cacheBytes?: number
   /** Image decoding threads; 0 means one per core. @default 0 */
   workers?: number
 }
@@ -128,6 +144,13 @@ export interface Preprocess {
   resize: ResizeMode
   mean: [number, number, number]
   std: [number, number, number]
+}
+
+/** The training augmentation a model was trained with (model.json "train"). */
+export interface Augmentation {
+  cropScale: [number, number] | null
+  cropRatio: [number, number]
+  horizontalFlip: boolean
 }
 
 export interface LoadOptions {

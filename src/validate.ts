@@ -41,6 +41,11 @@ export function oneOf<T extends string>(name: string, value: unknown, allowed: r
   return value as T
 }
 
+export function boolean(name: string, value: unknown): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') invalid('a boolean', name, value)
+  return value as boolean | undefined
+}
+
 export function nonEmptyString(name: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) invalid('a non-empty string', name, value)
   return value

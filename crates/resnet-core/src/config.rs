@@ -56,10 +56,19 @@ pub struct Preprocess {
     pub std: [f32; 3],
 }
 
+/// ImageNet's per-channel statistics, used by torchvision's pretrained models.
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
 impl Preprocess {
     /// The notebook's recipe: stretch, mean 0.5, std 0.5.
     pub fn notebook() -> Self {
         Preprocess { resize: ResizeMode::Stretch, mean: [0.5; 3], std: [0.5; 3] }
+    }
+
+    /// torchvision's evaluation transform: resize and centre crop, ImageNet mean/std.
+    pub fn standard() -> Self {
+        Preprocess { resize: ResizeMode::Crop, mean: IMAGENET_MEAN, std: IMAGENET_STD }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -71,6 +80,80 @@ impl Preprocess {
         }
         Ok(())
     }
+}
+
+/// Random augmentation of training images, recorded in `model.json` under "train".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Augment {
+    /// Random-resized-crop area range (fraction of the image); `None`: the evaluation resize.
+    pub crop_scale: Option<[f32; 2]>,
+    /// Random-resized-crop aspect-ratio range.
+    pub crop_ratio: [f32; 2],
+    pub horizontal_flip: bool,
+}
+
+impl Augment {
+    /// No augmentation: training images get the evaluation transform (the notebook's way).
+    pub fn none() -> Self {
+        Augment { crop_scale: None, crop_ratio: [3.0 / 4.0, 4.0 / 3.0], horizontal_flip: false }
+    }
+
+    /// Random-resized-crop and horizontal flip. The area range starts at 0.35, as fastai's
+    /// default, rather than torchvision's 0.08, which suits long ImageNet schedules better
+    /// than the few epochs of a typical fine-tune or small dataset.
+    pub fn standard() -> Self {
+        Augment { crop_scale: Some([0.35, 1.0]), crop_ratio: [3.0 / 4.0, 4.0 / 3.0], horizontal_flip: true }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let ordered = |range: [f32; 2]| range[0].is_finite() && range[1].is_finite() && 0.0 < range[0] && range[0] <= range[1];
+        if self.crop_scale.is_some_and(|scale| !ordered(scale) || scale[1] > 1.0) || !ordered(self.crop_ratio) {
+            return Err(Error::InvalidOption(format!(
+                "Expected 0 < min <= max <= 1 for cropScale and 0 < min <= max for cropRatio but received {:?} and {:?}",
+                self.crop_scale, self.crop_ratio
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A named set of transforms: the notebook's, or the one that trains well by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipe {
+    /// Random-resized-crop + flip for training; resize + centre crop for evaluation; ImageNet mean/std.
+    Standard,
+    /// Stretch to the square, no augmentation, mean/std 0.5.
+    Notebook,
+}
+
+impl Recipe {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "standard" => Ok(Recipe::Standard),
+            "notebook" => Ok(Recipe::Notebook),
+            other => Err(Error::InvalidOption(format!(
+                "Expected one of standard, notebook for recipe but received {other:?}"
+            ))),
+        }
+    }
+
+    pub fn transforms(self) -> (Augment, Preprocess) {
+        match self {
+            Recipe::Standard => (Augment::standard(), Preprocess::standard()),
+            Recipe::Notebook => (Augment::none(), Preprocess::notebook()),
+        }
+    }
+}
+
+/// Whether decoded images are kept in memory between epochs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMode {
+    Off,
+    /// Up to this many bytes of decoded images (default: half the available memory).
+    Memory(Option<u64>),
+    /// A quarter of the memory available when the run starts.
+    Auto,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,9 +178,12 @@ impl OptimizerKind {
 
 /// Where the training and validation images are.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DataSource {
-    pub train: PathBuf,
-    pub validation: PathBuf,
+pub enum DataSource {
+    /// Separate folders of class folders.
+    Folders { train: PathBuf, validation: PathBuf },
+    /// One folder of class folders, split per class (stratified, seeded): this fraction
+    /// of each class validates.
+    Split { root: PathBuf, validation_fraction: f64 },
 }
 
 impl DataSource {
@@ -115,7 +201,28 @@ impl DataSource {
             .map(|name| root.join(name))
             .find(|path| path.is_dir())
             .ok_or_else(|| Error::dataset("expected a test/ or val/ folder beside train/, found neither", root))?;
-        Ok(DataSource { train, validation })
+        Ok(DataSource::Folders { train, validation })
+    }
+
+    /// One folder of class folders, split by `validation_fraction` (between 0 and 1).
+    pub fn split(root: &Path, validation_fraction: f64) -> Result<Self> {
+        if !(validation_fraction > 0.0 && validation_fraction < 1.0) {
+            return Err(Error::InvalidOption(format!(
+                "Expected a number greater than 0 and less than 1 for validationSplit but received {validation_fraction}"
+            )));
+        }
+        if !root.is_dir() {
+            return Err(Error::dataset("expected a folder of class folders to split, found no folder", root));
+        }
+        Ok(DataSource::Split { root: root.to_path_buf(), validation_fraction })
+    }
+
+    /// The folder whose class folders define the classes.
+    pub fn class_root(&self) -> &Path {
+        match self {
+            DataSource::Folders { train, .. } => train,
+            DataSource::Split { root, .. } => root,
+        }
     }
 }
 
@@ -133,14 +240,20 @@ pub struct TrainConfig {
     pub device: String,
     pub output: PathBuf,
     pub seed: u64,
+    /// The evaluation transform (also saved in `model.json`).
     pub preprocess: Preprocess,
+    /// Random augmentation of training images.
+    pub augment: Augment,
     /// Threads decoding images; 0 means one per core.
     pub workers: usize,
+    pub cache: CacheMode,
 }
 
 impl TrainConfig {
-    /// The notebook's settings (Adam, lr 0.005, batch 64, 256 px, mean/std 0.5) for `data`.
+    /// The notebook's optimiser settings (Adam, lr 0.005, batch 64, 256 px) with the standard
+    /// recipe's transforms, for `data`.
     pub fn new(data: DataSource, output: PathBuf) -> Self {
+        let (augment, preprocess) = Recipe::Standard.transforms();
         TrainConfig {
             data,
             arch: Arch::Resnet34,
@@ -152,8 +265,10 @@ impl TrainConfig {
             device: "auto".to_string(),
             output,
             seed: 42,
-            preprocess: Preprocess::notebook(),
+            preprocess,
+            augment,
             workers: 0,
+            cache: CacheMode::Auto,
         }
     }
 
@@ -174,6 +289,7 @@ impl TrainConfig {
             return invalid("an integer between 32 and 2048", "imageSize", self.image_size.to_string());
         }
         crate::device::parse_device(&self.device)?;
+        self.augment.validate()?;
         self.preprocess.validate()
     }
 }

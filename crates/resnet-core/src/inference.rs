@@ -2,8 +2,9 @@
 //! Both take their preprocessing from the model's `model.json`, never from the caller.
 use crate::data::decode::{decode_bytes, decode_path};
 use crate::data::folder::{scan_split, Sample, Skipped};
-use crate::data::loader::{decoding_pool, BatchLoader, LoadSpec};
-use crate::data::transform::{resize_into, to_input_tensor};
+use crate::data::cache::ImageCache;
+use crate::data::loader::{decoding_pool, BatchLoader, Pipeline};
+use crate::data::transform::{needed_shorter_side, resize_into, to_input_tensor};
 use crate::error::{Error, Result};
 use crate::metrics::{Evaluation, Tally};
 use crate::model::saved::SavedModel;
@@ -39,8 +40,9 @@ pub struct Prediction {
 }
 
 impl SavedModel {
-    fn load_spec(&self) -> LoadSpec {
-        LoadSpec { image_size: self.meta.image_size, resize: self.meta.preprocess.resize }
+    /// The evaluation transform of this model, from its `model.json`.
+    pub fn evaluation_pipeline(&self, cache: Option<Arc<ImageCache>>) -> Pipeline {
+        Pipeline::evaluation(self.meta.image_size, self.meta.preprocess.resize, cache)
     }
 
     /// Top-k classes for each input, most probable first. A bad input fails the call with
@@ -76,19 +78,19 @@ impl SavedModel {
     }
 
     fn decode_inputs(&self, inputs: &[ImageInput], offset: usize) -> Result<Vec<u8>> {
-        let spec = self.load_spec();
-        let image_bytes = (spec.image_size as usize).pow(2) * 3;
+        let (size, mode) = (self.meta.image_size, self.meta.preprocess.resize);
+        let image_bytes = (size as usize).pow(2) * 3;
         let decoded: Vec<Result<Vec<u8>>> = inputs
             .par_iter()
             .enumerate()
             .map(|(position, input)| {
                 let image = match input {
-                    ImageInput::Path(path) => decode_path(path),
-                    ImageInput::Bytes(bytes) => decode_bytes(bytes),
+                    ImageInput::Path(path) => decode_path(path, needed_shorter_side(size, mode)),
+                    ImageInput::Bytes(bytes) => decode_bytes(bytes, needed_shorter_side(size, mode)),
                 };
                 let mut out = vec![0u8; image_bytes];
                 image
-                    .and_then(|image| resize_into(&image, spec.image_size, spec.resize, &mut out))
+                    .and_then(|image| resize_into(&image, size, mode, &mut out))
                     .map(|()| out)
                     .map_err(|reason| Error::ImageDecode { path: input.describe(offset + position), reason })
             })
@@ -100,21 +102,23 @@ impl SavedModel {
         Ok(pixels)
     }
 
-    /// Accumulated metrics over `samples`. Images that cannot be decoded are passed to
-    /// `on_skip` and left out. Training's validation and `evaluate` share this path.
+    /// Accumulated metrics over the `order` entries of `samples`, prepared by `pipeline`.
+    /// Images that cannot be decoded are passed to `on_skip` with their index and left out.
+    /// Training's validation and `evaluate` share this path.
     pub fn evaluate_tally(
         &self,
         samples: Arc<Vec<Sample>>,
+        order: Vec<usize>,
         batch_size: usize,
+        pipeline: Arc<Pipeline>,
         pool: Arc<rayon::ThreadPool>,
-        on_skip: &mut dyn FnMut(Skipped),
+        on_skip: &mut dyn FnMut(usize, Skipped),
     ) -> Result<Tally> {
         let _guard = tch::no_grad_guard();
         let mut tally = Tally::new(self.meta.classes.len());
-        let order: Vec<usize> = (0..samples.len()).collect();
-        for batch in BatchLoader::start(samples.clone(), order, batch_size, self.load_spec(), pool) {
+        for batch in BatchLoader::start(samples.clone(), order, batch_size, pipeline, 0, pool) {
             for (index, reason) in &batch.failures {
-                on_skip(Skipped { path: samples[*index].path.clone(), reason: reason.clone() });
+                on_skip(*index, Skipped { path: samples[*index].path.clone(), reason: reason.clone() });
             }
             if batch.is_empty() {
                 continue;
@@ -136,7 +140,10 @@ impl SavedModel {
         if split.samples.is_empty() {
             return Err(Error::dataset("expected images to evaluate on, found none", &split_dir));
         }
-        let tally = self.evaluate_tally(Arc::new(split.samples), batch_size, decoding_pool(workers)?, on_skip)?;
+        let pipeline = Arc::new(self.evaluation_pipeline(None));
+        let order = (0..split.samples.len()).collect();
+        let samples = Arc::new(split.samples);
+        let tally = self.evaluate_tally(samples, order, batch_size, pipeline, decoding_pool(workers)?, &mut |_, skip| on_skip(skip))?;
         Ok(tally.summary(&self.meta.classes))
     }
 }

@@ -14,7 +14,7 @@ pub mod metrics;
 pub mod model;
 pub mod train;
 
-pub use config::{Arch, DataSource, OptimizerKind, Preprocess, ResizeMode, TrainConfig};
+pub use config::{Arch, Augment, CacheMode, DataSource, OptimizerKind, Preprocess, Recipe, ResizeMode, TrainConfig};
 pub use error::{Error, Result};
 pub use inference::{ImageInput, Prediction};
 pub use metrics::{ClassMetrics, Evaluation};

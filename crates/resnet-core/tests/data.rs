@@ -65,18 +65,18 @@ fn png_bomb_header() -> Vec<u8> {
 
 #[test]
 fn decoding_refuses_bombs_and_reports_broken_files() {
-    let bomb = decode_bytes(&png_bomb_header()).unwrap_err();
+    let bomb = decode_bytes(&png_bomb_header(), 0).unwrap_err();
     assert!(bomb.contains("limit"), "{bomb}");
-    assert!(decode_bytes(b"").unwrap_err().contains("empty"));
-    assert!(decode_bytes(b"hello world").unwrap_err().contains("not an image"));
+    assert!(decode_bytes(b"", 0).unwrap_err().contains("empty"));
+    assert!(decode_bytes(b"hello world", 0).unwrap_err().contains("not an image"));
 
     let dir = tempfile::tempdir().unwrap();
     common::write_class(dir.path(), 0, 2, 3);
     let jpeg = std::fs::read(dir.path().join("img-001.jpg")).unwrap();
     let truncated = dir.path().join("truncated.jpg");
     std::fs::write(&truncated, &jpeg[..jpeg.len() / 3]).unwrap();
-    assert!(decode_path(&truncated).is_err());
-    assert!(decode_path(&dir.path().join("missing.png")).unwrap_err().contains("cannot open"));
+    assert!(decode_path(&truncated, 0).is_err());
+    assert!(decode_path(&dir.path().join("missing.png"), 0).unwrap_err().contains("cannot read"));
 }
 
 #[test]
@@ -87,10 +87,10 @@ fn greyscale_and_alpha_images_become_rgb() {
     let rgba = image::RgbaImage::from_fn(10, 20, |_, _| image::Rgba([10, 20, 30, 128]));
     rgba.save(dir.path().join("alpha.png")).unwrap();
     for name in ["grey.png", "alpha.png"] {
-        let image = decode_path(&dir.path().join(name)).unwrap();
+        let image = decode_path(&dir.path().join(name), 0).unwrap();
         let mut out = vec![0u8; 16 * 16 * 3];
         resize_into(&image, 16, ResizeMode::Stretch, &mut out).unwrap();
         resize_into(&image, 16, ResizeMode::Crop, &mut out).unwrap();
     }
-    assert_eq!(decode_path(&dir.path().join("alpha.png")).unwrap().get_pixel(0, 0).0, [10, 20, 30]);
+    assert_eq!(decode_path(&dir.path().join("alpha.png"), 0).unwrap().get_pixel(0, 0).0, [10, 20, 30]);
 }

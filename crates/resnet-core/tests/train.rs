@@ -1,7 +1,7 @@
 //! The training loop end to end on a generated dataset: it learns, saves a loadable model
 //! after every epoch, reports bad files, and stops when asked.
 mod common;
-use resnet_core::{train, Arch, DataSource, SavedModel, TrainConfig, TrainEvent};
+use resnet_core::{train, Arch, DataSource, Recipe, SavedModel, TrainConfig, TrainEvent};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 fn config(root: &std::path::Path, output: &std::path::Path) -> TrainConfig {
@@ -12,6 +12,7 @@ fn config(root: &std::path::Path, output: &std::path::Path) -> TrainConfig {
     config.learning_rate = 0.001;
     config.image_size = 32;
     config.device = "cpu".into();
+    (config.augment, config.preprocess) = Recipe::Notebook.transforms();
     config
 }
 

@@ -7,7 +7,7 @@ use tch::{Device, Kind, Tensor};
 
 fn model(classes: usize) -> SavedModel {
     let names = (0..classes).map(|i| format!("class{i}")).collect();
-    SavedModel::new(Arch::Resnet18, names, 64, Preprocess::notebook(), Device::Cpu).unwrap()
+    SavedModel::new(Arch::Resnet18, names, 64, Preprocess::notebook(), None, Device::Cpu).unwrap()
 }
 
 fn logits(model: &SavedModel, input: &Tensor) -> Tensor {

@@ -2,13 +2,16 @@
 //! conversion to the core's `TrainConfig`. Defaults live in the core, not here.
 use crate::errors::invalid_option;
 use napi_derive::napi;
-use resnet_core::{Arch, DataSource, OptimizerKind, Preprocess, ResizeMode, TrainConfig};
+use resnet_core::{Arch, Augment, CacheMode, DataSource, OptimizerKind, Recipe, ResizeMode, TrainConfig};
 use std::path::PathBuf;
 
 #[napi(object)]
 pub struct NativeTrainOptions {
-    /// A root holding `train/` and `test/` (or `val/`). Either this or `trainDir`.
+    /// A root holding `train/` and `test/` (or `val/`), or with `validationSplit` a folder of
+    /// class folders. Either this or `trainDir` and `testDir`.
     pub data: Option<String>,
+    /// Fraction of each class held out for validation when `data` is one folder of classes.
+    pub validation_split: Option<f64>,
     pub train_dir: Option<String>,
     pub test_dir: Option<String>,
     /// Directory for the saved model and history.
@@ -29,12 +32,21 @@ pub struct NativeTrainOptions {
     pub device: Option<String>,
     /// @default 42
     pub seed: Option<i64>,
-    /// "stretch" | "crop". @default "stretch"
+    /// "standard" (random-resized-crop + flip; resize + centre crop; ImageNet mean/std) or
+    /// "notebook" (stretch, no augmentation, mean/std 0.5). @default "standard"
+    pub recipe: Option<String>,
+    /// Overrides the recipe's evaluation resize: "stretch" | "crop".
     pub resize: Option<String>,
-    /// @default [0.5, 0.5, 0.5]
+    /// Overrides the recipe's normalisation mean.
     pub mean: Option<Vec<f64>>,
-    /// @default [0.5, 0.5, 0.5]
+    /// Overrides the recipe's normalisation std.
     pub std: Option<Vec<f64>>,
+    /// false turns the recipe's training augmentation off.
+    pub augment: Option<bool>,
+    /// "auto" | "memory" | "off". @default "auto" (a quarter of the available memory)
+    pub cache: Option<String>,
+    /// Bound of the "memory" cache in bytes. @default half the available memory
+    pub cache_bytes: Option<f64>,
     /// Image decoding threads; 0 means one per core. @default 0
     pub workers: Option<u32>,
 }
@@ -43,11 +55,13 @@ impl TryFrom<NativeTrainOptions> for TrainConfig {
     type Error = napi::Error;
 
     fn try_from(options: NativeTrainOptions) -> napi::Result<TrainConfig> {
-        let data = match (options.data, options.train_dir, options.test_dir) {
-            (Some(root), None, None) => DataSource::from_root(&PathBuf::from(root)).map_err(crate::errors::to_napi)?,
-            (None, Some(train), Some(test)) => DataSource { train: train.into(), validation: test.into() },
-            _ => return Err(invalid_option("Expected either data or both trainDir and testDir".into())),
-        };
+        let data = match (options.data, options.train_dir, options.test_dir, options.validation_split) {
+            (Some(root), None, None, None) => DataSource::from_root(&PathBuf::from(root)),
+            (Some(root), None, None, Some(fraction)) => DataSource::split(&PathBuf::from(root), fraction),
+            (None, Some(train), Some(test), None) => Ok(DataSource::Folders { train: train.into(), validation: test.into() }),
+            _ => return Err(invalid_option("Expected either data (with an optional validationSplit) or both trainDir and testDir".into())),
+        }
+        .map_err(crate::errors::to_napi)?;
         let mut config = TrainConfig::new(data, PathBuf::from(options.output));
         if let Some(arch) = options.arch {
             config.arch = Arch::parse(&arch).map_err(crate::errors::to_napi)?;
@@ -62,26 +76,50 @@ impl TryFrom<NativeTrainOptions> for TrainConfig {
         config.device = options.device.unwrap_or(config.device);
         config.seed = options.seed.map_or(config.seed, |seed| seed as u64);
         config.workers = options.workers.map_or(config.workers, |n| n as usize);
-        config.preprocess = preprocess(options.resize, options.mean, options.std)?;
+        let recipe = options.recipe.as_deref().map_or(Ok(Recipe::Standard), Recipe::parse).map_err(crate::errors::to_napi)?;
+        let (augment, mut preprocess) = recipe.transforms();
+        override_preprocess(&mut preprocess, options.resize, options.mean, options.std)?;
+        config.preprocess = preprocess;
+        config.augment = if options.augment == Some(false) { Augment::none() } else { augment };
+        config.cache = cache_mode(options.cache.as_deref(), options.cache_bytes)?;
         config.validate().map_err(crate::errors::to_napi)?;
         Ok(config)
     }
 }
 
-fn preprocess(resize: Option<String>, mean: Option<Vec<f64>>, std: Option<Vec<f64>>) -> napi::Result<Preprocess> {
-    let mut preprocess = Preprocess::notebook();
-    preprocess.resize = match resize.as_deref() {
-        None | Some("stretch") => ResizeMode::Stretch,
-        Some("crop") => ResizeMode::Crop,
+fn override_preprocess(
+    preprocess: &mut resnet_core::Preprocess,
+    resize: Option<String>,
+    mean: Option<Vec<f64>>,
+    std: Option<Vec<f64>>,
+) -> napi::Result<()> {
+    match resize.as_deref() {
+        None => {}
+        Some("stretch") => preprocess.resize = ResizeMode::Stretch,
+        Some("crop") => preprocess.resize = ResizeMode::Crop,
         Some(other) => return Err(invalid_option(format!("Expected \"stretch\" or \"crop\" for resize but received {other:?}"))),
-    };
+    }
     if let Some(mean) = mean {
         preprocess.mean = triple("mean", &mean)?;
     }
     if let Some(std) = std {
         preprocess.std = triple("std", &std)?;
     }
-    Ok(preprocess)
+    Ok(())
+}
+
+fn cache_mode(mode: Option<&str>, bytes: Option<f64>) -> napi::Result<CacheMode> {
+    let bytes = match bytes {
+        Some(value) if value.is_finite() && value >= 0.0 => Some(value as u64),
+        Some(value) => return Err(invalid_option(format!("Expected a non-negative number of bytes for cacheBytes but received {value}"))),
+        None => None,
+    };
+    match (mode, bytes) {
+        (None | Some("auto"), None) => Ok(CacheMode::Auto),
+        (Some("off"), None) => Ok(CacheMode::Off),
+        (None | Some("memory"), bytes) => Ok(CacheMode::Memory(bytes)),
+        (Some(other), _) => Err(invalid_option(format!("Expected \"auto\", \"memory\" or \"off\" for cache (cacheBytes only with \"memory\") but received {other:?}"))),
+    }
 }
 
 fn triple(name: &str, values: &[f64]) -> napi::Result<[f32; 3]> {

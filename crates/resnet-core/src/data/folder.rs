@@ -119,3 +119,26 @@ fn sniff(path: &Path) -> std::result::Result<(), String> {
         .map(|_| ())
         .map_err(|_| "not an image: its leading bytes match no supported format (JPEG, PNG, GIF, WebP, BMP, TIFF)".into())
 }
+
+/// Splits `samples` per class: a seeded shuffle of each class, of which
+/// round(n * validation_fraction) go to validation (at least one when the class has two or
+/// more images, so every class is validated; none from a class of one).
+pub fn stratified_split(samples: Vec<Sample>, validation_fraction: f64, seed: u64) -> (Vec<Sample>, Vec<Sample>) {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let classes = samples.iter().map(|s| s.label + 1).max().unwrap_or(0);
+    let mut by_class: Vec<Vec<Sample>> = vec![Vec::new(); classes];
+    for sample in samples {
+        by_class[sample.label].push(sample);
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let (mut train, mut validation) = (Vec::new(), Vec::new());
+    for mut members in by_class {
+        members.shuffle(&mut rng);
+        let wanted = (members.len() as f64 * validation_fraction).round() as usize;
+        let count = if members.len() >= 2 { wanted.clamp(1, members.len() - 1) } else { 0 };
+        validation.extend(members.drain(..count));
+        train.extend(members);
+    }
+    (train, validation)
+}

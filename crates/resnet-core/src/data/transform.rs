@@ -1,9 +1,11 @@
-//! Resizing decoded images to the model's square input, and turning uint8 batches into
-//! normalised float tensors on the device (normalisation runs where the model runs).
-use crate::config::{Preprocess, ResizeMode};
+//! From a decoded image to the model's square input: the deterministic evaluation resize
+//! (stretch or resize + centre crop), the random training crop and flip, and the upload of
+//! uint8 batches as normalised float tensors (normalisation runs where the model runs).
+use crate::config::{Augment, Preprocess, ResizeMode};
 use crate::error::Result;
 use fast_image_resize as fr;
 use image::RgbImage;
+use rand::Rng;
 use std::cell::RefCell;
 use tch::{Device, Kind, Tensor};
 
@@ -15,24 +17,137 @@ thread_local! {
     static RESIZER: RefCell<fr::Resizer> = RefCell::new(fr::Resizer::new());
 }
 
-/// Resizes `image` to `size x size` RGB (HWC, uint8) into `out`, which must hold size*size*3
-/// bytes. Bilinear convolution anti-aliases when downscaling, like PIL and torchvision.
-pub fn resize_into(image: &RgbImage, size: u32, mode: ResizeMode, out: &mut [u8]) -> Result<(), String> {
-    let (width, height) = image.dimensions();
-    let source = fr::images::ImageRef::new(width, height, image.as_raw(), fr::PixelType::U8x3)
-        .map_err(|error| format!("cannot resize: {error}"))?;
-    let mut target = fr::images::Image::from_slice_u8(size, size, out, fr::PixelType::U8x3)
-        .map_err(|error| format!("cannot resize: {error}"))?;
-    let mut options = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
-    if mode == ResizeMode::Crop {
-        let shorter = width.min(height) as f64;
-        let scaled_shorter = (size as f64 / CROP_RATIO).round();
-        let side = size as f64 * shorter / scaled_shorter;
-        options = options.crop((width as f64 - side) / 2.0, (height as f64 - side) / 2.0, side, side);
+/// A source rectangle in pixels (fractional), resized to the output square.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CropBox {
+    pub left: f64,
+    pub top: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+impl CropBox {
+    pub fn whole(width: u32, height: u32) -> Self {
+        CropBox { left: 0.0, top: 0.0, width: width as f64, height: height as f64 }
     }
+}
+
+/// The shorter side a decoder must keep for `mode` at `size` (it may decode smaller than
+/// full size down to this, but not below).
+pub fn needed_shorter_side(size: u32, mode: ResizeMode) -> u32 {
+    match mode {
+        ResizeMode::Stretch => size,
+        ResizeMode::Crop => (size as f64 / CROP_RATIO).round() as u32,
+    }
+}
+
+/// The evaluation crop of a `width x height` image: all of it (stretch), or the centred
+/// square that torchvision's resize-then-centre-crop keeps.
+pub fn eval_crop(width: u32, height: u32, size: u32, mode: ResizeMode) -> CropBox {
+    match mode {
+        ResizeMode::Stretch => CropBox::whole(width, height),
+        ResizeMode::Crop => {
+            let shorter = width.min(height) as f64;
+            let side = size as f64 * shorter / needed_shorter_side(size, mode) as f64;
+            CropBox { left: (width as f64 - side) / 2.0, top: (height as f64 - side) / 2.0, width: side, height: side }
+        }
+    }
+}
+
+/// torchvision's RandomResizedCrop box: a random area fraction and aspect ratio, ten tries,
+/// then the centre crop clamped to the ratio range.
+pub fn random_resized_crop(width: u32, height: u32, scale: [f32; 2], ratio: [f32; 2], rng: &mut impl Rng) -> CropBox {
+    let (w, h) = (width as f64, height as f64);
+    let area = w * h;
+    let (log_low, log_high) = ((ratio[0] as f64).ln(), (ratio[1] as f64).ln());
+    for _ in 0..10 {
+        let target = area * rng.random_range(scale[0] as f64..=scale[1] as f64);
+        let aspect = rng.random_range(log_low..=log_high).exp();
+        let crop_w = (target * aspect).sqrt().round();
+        let crop_h = (target / aspect).sqrt().round();
+        if crop_w > 0.0 && crop_h > 0.0 && crop_w <= w && crop_h <= h {
+            let left = rng.random_range(0.0..=(w - crop_w)).floor();
+            let top = rng.random_range(0.0..=(h - crop_h)).floor();
+            return CropBox { left, top, width: crop_w, height: crop_h };
+        }
+    }
+    let aspect = w / h;
+    let (crop_w, crop_h) = if aspect < ratio[0] as f64 {
+        (w, (w / ratio[0] as f64).round())
+    } else if aspect > ratio[1] as f64 {
+        ((h * ratio[1] as f64).round(), h)
+    } else {
+        (w, h)
+    };
+    CropBox { left: (w - crop_w) / 2.0, top: (h - crop_h) / 2.0, width: crop_w, height: crop_h }
+}
+
+/// Resizes the `crop` of `image` to `width x height` RGB into `out` (HWC, uint8; exactly
+/// width*height*3 bytes). Bilinear convolution anti-aliases when downscaling, like PIL.
+pub fn resize_crop_into(image: &RgbImage, crop: CropBox, width: u32, height: u32, out: &mut [u8]) -> Result<(), String> {
+    let source = fr::images::ImageRef::new(image.width(), image.height(), image.as_raw(), fr::PixelType::U8x3)
+        .map_err(|error| format!("cannot resize: {error}"))?;
+    let mut target = fr::images::Image::from_slice_u8(width, height, out, fr::PixelType::U8x3)
+        .map_err(|error| format!("cannot resize: {error}"))?;
+    let options = fr::ResizeOptions::new()
+        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear))
+        .crop(crop.left, crop.top, crop.width, crop.height);
     RESIZER
         .with(|resizer| resizer.borrow_mut().resize(&source, &mut target, &options))
         .map_err(|error| format!("cannot resize: {error}"))
+}
+
+/// The evaluation transform: `image` to `size x size` into `out`.
+pub fn resize_into(image: &RgbImage, size: u32, mode: ResizeMode, out: &mut [u8]) -> Result<(), String> {
+    resize_crop_into(image, eval_crop(image.width(), image.height(), size, mode), size, size, out)
+}
+
+/// Shrinks `image` so its shorter side is `shorter_side` (never enlarges): the form kept in
+/// the cache for random crops, small but with the whole picture.
+pub fn shrink_to_shorter_side(image: RgbImage, shorter_side: u32) -> Result<RgbImage, String> {
+    let (width, height) = image.dimensions();
+    let shorter = width.min(height);
+    if shorter <= shorter_side {
+        return Ok(image);
+    }
+    let scale = shorter_side as f64 / shorter as f64;
+    let (new_width, new_height) = (((width as f64 * scale).round() as u32).max(1), ((height as f64 * scale).round() as u32).max(1));
+    let mut out = vec![0u8; new_width as usize * new_height as usize * 3];
+    resize_crop_into(&image, CropBox::whole(width, height), new_width, new_height, &mut out)?;
+    RgbImage::from_raw(new_width, new_height, out).ok_or_else(|| "cannot resize: buffer size mismatch".to_string())
+}
+
+/// The training transform of one image: a random crop (or the evaluation resize) and a
+/// random horizontal flip, into `out` (`size x size x 3`).
+pub fn augment_into(
+    image: &RgbImage,
+    size: u32,
+    augment: &Augment,
+    eval_mode: ResizeMode,
+    rng: &mut impl Rng,
+    out: &mut [u8],
+) -> Result<(), String> {
+    let crop = match augment.crop_scale {
+        Some(scale) => random_resized_crop(image.width(), image.height(), scale, augment.crop_ratio, rng),
+        None => eval_crop(image.width(), image.height(), size, eval_mode),
+    };
+    resize_crop_into(image, crop, size, size, out)?;
+    if augment.horizontal_flip && rng.random_bool(0.5) {
+        flip_horizontally(out, size as usize);
+    }
+    Ok(())
+}
+
+/// Mirrors a square HWC RGB image left to right, in place.
+pub fn flip_horizontally(pixels: &mut [u8], side: usize) {
+    for row in pixels.chunks_exact_mut(side * 3) {
+        for x in 0..side / 2 {
+            let (left, right) = (x * 3, (side - 1 - x) * 3);
+            for channel in 0..3 {
+                row.swap(left + channel, right + channel);
+            }
+        }
+    }
 }
 
 /// Uploads `count` HWC uint8 images of `size x size` and returns them as a normalised

@@ -1,5 +1,5 @@
 //! `model.json`: what a saved model is (arch, classes) and how its inputs are prepared.
-use crate::config::{Arch, Preprocess};
+use crate::config::{Arch, Augment, Preprocess};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -13,12 +13,16 @@ pub struct ModelMeta {
     pub arch: Arch,
     pub classes: Vec<String>,
     pub image_size: u32,
+    /// The evaluation transform: predict and evaluate use exactly this.
     pub preprocess: Preprocess,
+    /// How training images were augmented (a record; absent in models from elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<Augment>,
 }
 
 impl ModelMeta {
-    pub fn new(arch: Arch, classes: Vec<String>, image_size: u32, preprocess: Preprocess) -> Self {
-        ModelMeta { format: FORMAT.to_string(), arch, classes, image_size, preprocess }
+    pub fn new(arch: Arch, classes: Vec<String>, image_size: u32, preprocess: Preprocess, train: Option<Augment>) -> Self {
+        ModelMeta { format: FORMAT.to_string(), arch, classes, image_size, preprocess, train }
     }
 
     /// Reads and checks `model.json`; every problem names the file.

@@ -3,7 +3,7 @@
 use super::meta::ModelMeta;
 use super::resnet::ResNet;
 use super::weights;
-use crate::config::{Arch, Preprocess};
+use crate::config::{Arch, Augment, Preprocess};
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_writable_dir, write_text_atomically};
 use std::path::Path;
@@ -20,14 +20,21 @@ pub struct SavedModel {
 }
 
 impl SavedModel {
-    /// A freshly initialised network for `classes`.
-    pub fn new(arch: Arch, classes: Vec<String>, image_size: u32, preprocess: Preprocess, device: Device) -> Result<Self> {
+    /// A freshly initialised network for `classes`. `train` records the training augmentation.
+    pub fn new(
+        arch: Arch,
+        classes: Vec<String>,
+        image_size: u32,
+        preprocess: Preprocess,
+        train: Option<Augment>,
+        device: Device,
+    ) -> Result<Self> {
         if classes.is_empty() {
             return Err(Error::InvalidOption("Expected at least one class but received none".into()));
         }
         let vs = VarStore::new(device);
         let net = ResNet::new(&vs.root(), arch, classes.len() as i64);
-        Ok(SavedModel { vs, net, meta: ModelMeta::new(arch, classes, image_size, preprocess) })
+        Ok(SavedModel { vs, net, meta: ModelMeta::new(arch, classes, image_size, preprocess, train) })
     }
 
     /// Loads a model directory onto `device`. Only `model.json` and `model.safetensors`

@@ -3,9 +3,10 @@
 //! most the epoch in progress).
 use super::events::{BatchProgress, EpochSummary, TrainEvent, Warning};
 use super::optimizer;
-use crate::config::TrainConfig;
-use crate::data::folder::{class_names, scan_split, Sample, Skipped};
-use crate::data::loader::{decoding_pool, BatchLoader, LoadSpec};
+use crate::config::{DataSource, TrainConfig};
+use crate::data::cache::ImageCache;
+use crate::data::folder::{class_names, scan_split, stratified_split, Sample, Skipped, Split};
+use crate::data::loader::{decoding_pool, BatchLoader, Pipeline};
 use crate::data::transform::to_input_tensor;
 use crate::device::{device_name, parse_device};
 use crate::error::{Error, Result};
@@ -46,9 +47,12 @@ struct Trainer<'a> {
     model: SavedModel,
     train_samples: Arc<Vec<Sample>>,
     validation_samples: Arc<Vec<Sample>>,
+    train_pipeline: Arc<Pipeline>,
+    validation_pipeline: Arc<Pipeline>,
     pool: Arc<rayon::ThreadPool>,
     /// Sample indices that failed to decode; reported once and left out of later epochs.
     broken: HashSet<usize>,
+    validation_broken: HashSet<usize>,
     skipped: usize,
 }
 
@@ -59,37 +63,57 @@ impl<'a> Trainer<'a> {
         ensure_writable_dir(&config.output)?;
         tch::manual_seed(config.seed as i64);
 
-        let classes = class_names(&config.data.train)?;
+        let class_root = config.data.class_root();
+        let classes = class_names(class_root)?;
         if classes.len() < 2 {
             return Err(Error::dataset(
                 format!("expected at least 2 class folders to classify between, found {}", classes.len()),
-                &config.data.train,
+                class_root,
             ));
         }
-        let train_split = scan_split(&config.data.train, &classes)?;
-        let validation_split = scan_split(&config.data.validation, &classes)?;
+        let (train_split, validation_split) = match &config.data {
+            DataSource::Folders { train, validation } => (scan_split(train, &classes)?, scan_split(validation, &classes)?),
+            DataSource::Split { root, validation_fraction } => {
+                let all = scan_split(root, &classes)?;
+                let (train, validation) = stratified_split(all.samples, *validation_fraction, config.seed);
+                (Split { samples: train, skipped: all.skipped }, Split { samples: validation, skipped: Vec::new() })
+            }
+        };
         let mut skipped = 0;
         for skip in train_split.skipped.iter().chain(&validation_split.skipped) {
             skipped += 1;
             observe(skip_warning(skip));
         }
         if train_split.samples.is_empty() {
-            return Err(Error::dataset("expected training images in the class folders, found none", &config.data.train));
+            return Err(Error::dataset("expected training images in the class folders, found none", class_root));
         }
-        let model = SavedModel::new(config.arch, classes.clone(), config.image_size, config.preprocess.clone(), device)?;
+        let augment = config.augment.clone();
+        let model = SavedModel::new(config.arch, classes.clone(), config.image_size, config.preprocess.clone(), Some(augment.clone()), device)?;
         observe(TrainEvent::Start {
             device: device_name(device),
             classes,
             train_images: train_split.samples.len(),
             validation_images: validation_split.samples.len(),
         });
+        let train_pipeline = Pipeline {
+            image_size: config.image_size,
+            eval_mode: config.preprocess.resize,
+            augment: Some(augment),
+            seed: config.seed,
+            cache: ImageCache::new(train_split.samples.len(), config.cache),
+        };
+        let validation_pipeline =
+            Pipeline::evaluation(config.image_size, config.preprocess.resize, ImageCache::new(validation_split.samples.len(), config.cache));
         Ok(Trainer {
             config,
             model,
             train_samples: Arc::new(train_split.samples),
             validation_samples: Arc::new(validation_split.samples),
+            train_pipeline: Arc::new(train_pipeline),
+            validation_pipeline: Arc::new(validation_pipeline),
             pool: decoding_pool(config.workers)?,
             broken: HashSet::new(),
+            validation_broken: HashSet::new(),
             skipped,
         })
     }
@@ -120,10 +144,6 @@ impl<'a> Trainer<'a> {
         Ok(TrainOutcome { model: self.model, history, output: self.config.output.clone(), skipped: self.skipped })
     }
 
-    fn load_spec(&self) -> LoadSpec {
-        LoadSpec { image_size: self.config.image_size, resize: self.config.preprocess.resize }
-    }
-
     /// Reports the samples of a batch that failed to decode, once each.
     fn report_failures(&mut self, samples: &[Sample], failures: &[(usize, String)], observe: &mut dyn FnMut(TrainEvent)) {
         for (index, reason) in failures {
@@ -145,7 +165,8 @@ impl<'a> Trainer<'a> {
         let batches = order.len().div_ceil(self.config.batch_size);
         let device = self.model.device();
         let samples = self.train_samples.clone();
-        let loader = BatchLoader::start(samples.clone(), order, self.config.batch_size, self.load_spec(), self.pool.clone());
+        let loader =
+            BatchLoader::start(samples.clone(), order, self.config.batch_size, self.train_pipeline.clone(), epoch, self.pool.clone());
         let mut tally = Tally::new(self.model.meta.classes.len());
         let started = Instant::now();
         for (batch_index, batch) in loader.enumerate() {
@@ -184,22 +205,21 @@ impl<'a> Trainer<'a> {
         if self.validation_samples.is_empty() {
             return Ok(None);
         }
-        let mut failed: Vec<Skipped> = Vec::new();
+        let mut failed: Vec<(usize, Skipped)> = Vec::new();
+        let order = (0..self.validation_samples.len()).filter(|i| !self.validation_broken.contains(i)).collect();
         let tally = self.model.evaluate_tally(
             self.validation_samples.clone(),
+            order,
             self.config.batch_size,
+            self.validation_pipeline.clone(),
             self.pool.clone(),
-            &mut |skip| failed.push(skip),
+            &mut |index, skip| failed.push((index, skip)),
         )?;
-        if !failed.is_empty() {
-            // Report each broken validation image once and leave it out of later epochs.
-            let broken: HashSet<&PathBuf> = failed.iter().map(|skip| &skip.path).collect();
-            let kept = self.validation_samples.iter().filter(|sample| !broken.contains(&sample.path)).cloned().collect();
-            self.validation_samples = Arc::new(kept);
-            for skip in &failed {
-                self.skipped += 1;
-                observe(skip_warning(skip));
-            }
+        // Each broken validation image is reported once and left out of later epochs.
+        for (index, skip) in failed {
+            self.validation_broken.insert(index);
+            self.skipped += 1;
+            observe(skip_warning(&skip));
         }
         Ok(Some(tally))
     }

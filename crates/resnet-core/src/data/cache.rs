@@ -1,0 +1,68 @@
+//! The decoded-image cache: per sample, the decoded image at working resolution (the final
+//! evaluation input, or a small whole picture for random crops), so that epochs after the
+//! first skip decoding. Bounded in bytes; once full it stops adding (with random access
+//! every epoch, evicting would only trade one miss for another).
+use crate::config::CacheMode;
+use image::RgbImage;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Share of the available memory that `CacheMode::Auto` may use.
+const AUTO_SHARE: f64 = 0.25;
+/// Share that an explicit memory cache without a size may use.
+const MEMORY_SHARE: f64 = 0.5;
+/// What `Auto` assumes is available where /proc/meminfo cannot be read.
+const AUTO_FALLBACK_BYTES: u64 = 2 << 30;
+
+pub struct ImageCache {
+    slots: Vec<OnceLock<Arc<RgbImage>>>,
+    used: AtomicU64,
+    limit: u64,
+}
+
+impl ImageCache {
+    /// A cache for `len` samples holding at most `limit` bytes of pixels; `None` when off.
+    pub fn new(len: usize, mode: CacheMode) -> Option<Arc<ImageCache>> {
+        let share_of_available = |share: f64| (available_memory().unwrap_or(AUTO_FALLBACK_BYTES) as f64 * share) as u64;
+        let limit = match mode {
+            CacheMode::Off => return None,
+            CacheMode::Memory(Some(bytes)) => bytes,
+            CacheMode::Memory(None) => share_of_available(MEMORY_SHARE),
+            CacheMode::Auto => share_of_available(AUTO_SHARE),
+        };
+        Some(Arc::new(ImageCache { slots: (0..len).map(|_| OnceLock::new()).collect(), used: AtomicU64::new(0), limit }))
+    }
+
+    pub fn get(&self, index: usize) -> Option<Arc<RgbImage>> {
+        self.slots.get(index)?.get().cloned()
+    }
+
+    /// Keeps `image` for `index` if the budget allows.
+    pub fn offer(&self, index: usize, image: &Arc<RgbImage>) {
+        let Some(slot) = self.slots.get(index) else { return };
+        let bytes = image.as_raw().len() as u64;
+        if self.used.fetch_add(bytes, Ordering::Relaxed) + bytes > self.limit {
+            self.used.fetch_sub(bytes, Ordering::Relaxed);
+            return;
+        }
+        if slot.set(image.clone()).is_err() {
+            self.used.fetch_sub(bytes, Ordering::Relaxed); // another thread filled it first
+        }
+    }
+
+    pub fn bytes_used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+}
+
+/// MemAvailable from /proc/meminfo, in bytes.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|line| line.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

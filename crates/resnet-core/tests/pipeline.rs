@@ -1,0 +1,63 @@
+//! The loader's pipeline: the cache changes speed, never results; random crops are
+//! reproducible per (seed, epoch, sample); the stratified split is seeded and complete.
+mod common;
+use resnet_core::config::{Augment, CacheMode, ResizeMode};
+use resnet_core::data::cache::ImageCache;
+use resnet_core::data::folder::{class_names, scan_split, stratified_split};
+use resnet_core::data::loader::Pipeline;
+
+fn pipeline(augment: Option<Augment>, cache: CacheMode, len: usize) -> Pipeline {
+    Pipeline { image_size: 32, eval_mode: ResizeMode::Crop, augment, seed: 5, cache: ImageCache::new(len, cache) }
+}
+
+#[test]
+fn the_cache_changes_nothing_but_speed() {
+    let root = tempfile::tempdir().unwrap();
+    common::write_class(&root.path().join("a"), 0, 6, 1);
+    let classes = class_names(root.path()).unwrap();
+    let samples = scan_split(root.path(), &classes).unwrap().samples;
+    for augment in [None, Some(Augment::standard())] {
+        let cached = pipeline(augment.clone(), CacheMode::Memory(None), samples.len());
+        let uncached = pipeline(augment.clone(), CacheMode::Off, samples.len());
+        for epoch in 1..=2 {
+            for (index, sample) in samples.iter().enumerate() {
+                assert_eq!(cached.load(sample, index, epoch).unwrap(), uncached.load(sample, index, epoch).unwrap());
+            }
+        }
+        assert!(cached.cache.as_ref().unwrap().bytes_used() > 0);
+    }
+    // Random crops differ between epochs; the evaluation transform does not.
+    let random = pipeline(Some(Augment::standard()), CacheMode::Off, samples.len());
+    let differing = (0..samples.len()).filter(|&i| random.load(&samples[i], i, 1).unwrap() != random.load(&samples[i], i, 2).unwrap()).count();
+    assert!(differing >= 4, "only {differing} of 6 crops changed between epochs");
+}
+
+#[test]
+fn a_full_cache_stops_adding() {
+    let root = tempfile::tempdir().unwrap();
+    common::write_class(&root.path().join("a"), 0, 4, 1);
+    let samples = scan_split(root.path(), &["a".to_string()]).unwrap().samples;
+    let one_image = 32 * 32 * 3;
+    let bounded = pipeline(None, CacheMode::Memory(Some(one_image * 2 + 10)), samples.len());
+    for (index, sample) in samples.iter().enumerate() {
+        bounded.load(sample, index, 1).unwrap();
+    }
+    assert_eq!(bounded.cache.as_ref().unwrap().bytes_used(), one_image * 2);
+}
+
+#[test]
+fn stratified_split_is_seeded_complete_and_per_class() {
+    let root = tempfile::tempdir().unwrap();
+    common::write_class(&root.path().join("a"), 0, 10, 1);
+    common::write_class(&root.path().join("b"), 1, 5, 2);
+    common::write_class(&root.path().join("c"), 2, 1, 3);
+    let classes = class_names(root.path()).unwrap();
+    let samples = scan_split(root.path(), &classes).unwrap().samples;
+    let (train, validation) = stratified_split(samples.clone(), 0.2, 9);
+    let count = |set: &[resnet_core::data::folder::Sample], label| set.iter().filter(|s| s.label == label).count();
+    assert_eq!((count(&validation, 0), count(&validation, 1), count(&validation, 2)), (2, 1, 0));
+    assert_eq!(train.len() + validation.len(), samples.len());
+    assert!(validation.iter().all(|v| !train.contains(v)));
+    assert_eq!(stratified_split(samples.clone(), 0.2, 9).1, validation);
+    assert_ne!(stratified_split(samples, 0.2, 10).1, validation);
+}
