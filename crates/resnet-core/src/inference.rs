@@ -4,7 +4,7 @@ use crate::data::decode::{decode_bytes, decode_path};
 use crate::data::folder::{scan_split, Sample, Skipped};
 use crate::data::cache::ImageCache;
 use crate::data::loader::{decoding_pool, BatchLoader, Pipeline};
-use crate::data::transform::{needed_shorter_side, resize_into, to_input_tensor};
+use crate::data::transform::{batch_tensor, needed_shorter_side, resize_into, to_input_tensor};
 use crate::error::{Error, Result};
 use crate::metrics::{Evaluation, Tally};
 use crate::model::saved::SavedModel;
@@ -42,7 +42,8 @@ pub struct Prediction {
 impl SavedModel {
     /// The evaluation transform of this model, from its `model.json`.
     pub fn evaluation_pipeline(&self, cache: Option<Arc<ImageCache>>) -> Pipeline {
-        Pipeline::evaluation(self.meta.image_size, self.meta.preprocess.resize, cache)
+        let normalise = (self.device() == tch::Device::Cpu).then(|| self.meta.preprocess.clone());
+        Pipeline::evaluation(self.meta.image_size, self.meta.preprocess.resize, cache, normalise)
     }
 
     /// Top-k classes for each input, most probable first. A bad input fails the call with
@@ -123,7 +124,7 @@ impl SavedModel {
             if batch.is_empty() {
                 continue;
             }
-            let input = to_input_tensor(&batch.pixels, batch.len(), self.meta.image_size, &self.meta.preprocess, self.device())?;
+            let input = batch_tensor(&batch, self.meta.image_size, &self.meta.preprocess, self.device())?;
             let labels = Tensor::f_from_slice(&batch.labels)?.f_to_device(self.device())?;
             let logits = self.net.forward_t(&input, false);
             tally.add(&logits, &labels)?;

@@ -7,7 +7,7 @@ use resnet_core::data::folder::{class_names, scan_split, stratified_split};
 use resnet_core::data::loader::Pipeline;
 
 fn pipeline(augment: Option<Augment>, cache: CacheMode, len: usize) -> Pipeline {
-    Pipeline { image_size: 32, eval_mode: ResizeMode::Crop, augment, seed: 5, cache: ImageCache::new(len, cache) }
+    Pipeline { image_size: 32, eval_mode: ResizeMode::Crop, augment, seed: 5, cache: ImageCache::new(len, cache), normalise: None }
 }
 
 #[test]

@@ -3,24 +3,37 @@
 use super::cache::ImageCache;
 use super::decode::decode_path;
 use super::folder::Sample;
-use super::transform::{augment_into, flip_horizontally, needed_shorter_side, resize_into, shrink_to_shorter_side};
-use crate::config::{Augment, ResizeMode};
+use super::transform::{
+    augment_into, empty_cpu_batch, flip_horizontally, float_slice_mut, needed_shorter_side, resize_into,
+    shrink_to_shorter_side, Normaliser,
+};
+use crate::config::{Augment, Preprocess, ResizeMode};
 use crossbeam_channel::{bounded, Receiver};
 use image::RgbImage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+thread_local! {
+    // One image's uint8 pixels on their way to being normalised, reused by each thread.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Batches prepared ahead of the one being consumed.
 const PREFETCH_BATCHES: usize = 2;
 
-/// One batch: HWC uint8 pixels of the images that decoded, their labels and sample
-/// indices, and the samples that failed with their reasons.
+/// One batch: HWC uint8 pixels of the images that decoded (or, for a CPU consumer, their
+/// normalised CHW floats), their labels and sample indices, and the samples that failed
+/// with their reasons.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub pixels: Vec<u8>,
+    /// The normalised `[n, 3, size, size]` CPU tensor, when the pipeline normalises
+    /// (`Pipeline::normalise`); `pixels` is then empty.
+    pub input: Option<tch::Tensor>,
     pub labels: Vec<i64>,
     pub indices: Vec<usize>,
     pub failures: Vec<(usize, String)>,
@@ -46,11 +59,19 @@ pub struct Pipeline {
     /// Seeds the per-sample randomness, so results do not depend on thread scheduling.
     pub seed: u64,
     pub cache: Option<Arc<ImageCache>>,
+    /// Normalise batches to CHW floats on the loader's threads: for a model on the CPU, so
+    /// the conversion overlaps with compute. `None`: deliver uint8 for upload to a GPU.
+    pub normalise: Option<Preprocess>,
 }
 
 impl Pipeline {
-    pub fn evaluation(image_size: u32, eval_mode: ResizeMode, cache: Option<Arc<ImageCache>>) -> Self {
-        Pipeline { image_size, eval_mode, augment: None, seed: 0, cache }
+    pub fn evaluation(
+        image_size: u32,
+        eval_mode: ResizeMode,
+        cache: Option<Arc<ImageCache>>,
+        normalise: Option<Preprocess>,
+    ) -> Self {
+        Pipeline { image_size, eval_mode, augment: None, seed: 0, cache, normalise }
     }
 
     fn random_crop(&self) -> bool {
@@ -79,21 +100,28 @@ impl Pipeline {
         Ok(working)
     }
 
-    /// The model input for one sample in `epoch` (`size x size x 3` bytes).
-    pub fn load(&self, sample: &Sample, index: usize, epoch: usize) -> Result<Vec<u8>, String> {
+    /// Writes the model input for one sample in `epoch` into `out` (`size x size x 3` bytes).
+    pub fn load_into(&self, sample: &Sample, index: usize, epoch: usize, out: &mut [u8]) -> Result<(), String> {
         let working = self.working_image(sample, index)?;
-        let Some(augment) = &self.augment else { return Ok(working.as_raw().clone()) };
+        let Some(augment) = &self.augment else {
+            out.copy_from_slice(working.as_raw());
+            return Ok(());
+        };
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ ((epoch as u64) << 40) ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         if augment.crop_scale.is_some() {
-            let mut out = vec![0u8; (self.image_size as usize).pow(2) * 3];
-            augment_into(&working, self.image_size, augment, self.eval_mode, &mut rng, &mut out)?;
-            return Ok(out);
+            return augment_into(&working, self.image_size, augment, self.eval_mode, &mut rng, out);
         }
-        let mut out = working.as_raw().clone();
+        out.copy_from_slice(working.as_raw());
         if augment.horizontal_flip && rng.random_bool(0.5) {
-            flip_horizontally(&mut out, self.image_size as usize);
+            flip_horizontally(out, self.image_size as usize);
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// The model input for one sample in `epoch` as a new buffer.
+    pub fn load(&self, sample: &Sample, index: usize, epoch: usize) -> Result<Vec<u8>, String> {
+        let mut out = vec![0u8; (self.image_size as usize).pow(2) * 3];
+        self.load_into(sample, index, epoch, &mut out).map(|()| out)
     }
 }
 
@@ -144,23 +172,89 @@ impl Drop for BatchLoader {
     }
 }
 
-/// Prepares the samples of one batch in parallel, keeping their order.
+/// Prepares the samples of one batch in parallel, keeping their order; failed samples are
+/// left out and listed.
 pub fn load_batch(samples: &[Sample], chunk: &[usize], pipeline: &Pipeline, epoch: usize) -> Batch {
+    if let Some(preprocess) = &pipeline.normalise {
+        // Where the tensor cannot be allocated, uint8 pixels are delivered instead and the
+        // consumer's own conversion reports the error.
+        if let Ok(tensor) = empty_cpu_batch(chunk.len(), pipeline.image_size) {
+            return load_normalised(samples, chunk, pipeline, epoch, preprocess, tensor);
+        }
+    }
+    load_pixels(samples, chunk, pipeline, epoch)
+}
+
+/// HWC uint8 pixels, each image written in place into the batch buffer.
+fn load_pixels(samples: &[Sample], chunk: &[usize], pipeline: &Pipeline, epoch: usize) -> Batch {
     let image_bytes = (pipeline.image_size as usize).pow(2) * 3;
-    let loaded: Vec<(usize, Result<Vec<u8>, String>)> =
-        chunk.par_iter().map(|&index| (index, pipeline.load(&samples[index], index, epoch))).collect();
-    let mut batch = Batch { pixels: Vec::with_capacity(image_bytes * chunk.len()), ..Batch::default() };
-    for (index, outcome) in loaded {
+    let mut pixels = vec![0u8; image_bytes * chunk.len()];
+    let outcomes: Vec<Result<(), String>> = pixels
+        .par_chunks_mut(image_bytes)
+        .zip(chunk.par_iter())
+        .map(|(out, &index)| pipeline.load_into(&samples[index], index, epoch, out))
+        .collect();
+    let (mut batch, kept) = sort_outcomes(samples, chunk, outcomes);
+    for (position, &slot) in kept.iter().enumerate() {
+        if position != slot {
+            pixels.copy_within(slot * image_bytes..(slot + 1) * image_bytes, position * image_bytes);
+        }
+    }
+    pixels.truncate(kept.len() * image_bytes);
+    batch.pixels = pixels;
+    batch
+}
+
+/// A normalised CPU tensor: each image is loaded into a per-thread scratch buffer and
+/// normalised straight into its slot of `tensor`, while still in cache.
+fn load_normalised(
+    samples: &[Sample],
+    chunk: &[usize],
+    pipeline: &Pipeline,
+    epoch: usize,
+    preprocess: &Preprocess,
+    mut tensor: tch::Tensor,
+) -> Batch {
+    let image_bytes = (pipeline.image_size as usize).pow(2) * 3;
+    let normaliser = Normaliser::new(preprocess);
+    let outcomes: Vec<Result<(), String>> = float_slice_mut(&mut tensor)
+        .par_chunks_mut(image_bytes)
+        .zip(chunk.par_iter())
+        .map(|(out, &index)| {
+            SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                scratch.resize(image_bytes, 0);
+                pipeline.load_into(&samples[index], index, epoch, &mut scratch)?;
+                normaliser.write_chw(&scratch, out);
+                Ok(())
+            })
+        })
+        .collect();
+    let (mut batch, kept) = sort_outcomes(samples, chunk, outcomes);
+    batch.input = if kept.len() == chunk.len() {
+        Some(tensor)
+    } else {
+        let slots: Vec<i64> = kept.iter().map(|&slot| slot as i64).collect();
+        tch::Tensor::f_from_slice(&slots).and_then(|slots| tensor.f_index_select(0, &slots)).ok()
+    };
+    batch
+}
+
+/// Labels and indices of the samples that loaded, the failures, and the kept slots.
+fn sort_outcomes(samples: &[Sample], chunk: &[usize], outcomes: Vec<Result<(), String>>) -> (Batch, Vec<usize>) {
+    let mut batch = Batch::default();
+    let mut kept = Vec::with_capacity(chunk.len());
+    for (slot, (&index, outcome)) in chunk.iter().zip(outcomes).enumerate() {
         match outcome {
-            Ok(pixels) => {
-                batch.pixels.extend_from_slice(&pixels);
+            Ok(()) => {
+                kept.push(slot);
                 batch.labels.push(samples[index].label as i64);
                 batch.indices.push(index);
             }
             Err(reason) => batch.failures.push((index, reason)),
         }
     }
-    batch
+    (batch, kept)
 }
 
 /// A decoding pool of `workers` threads (0: one per core).

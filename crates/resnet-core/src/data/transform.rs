@@ -150,9 +150,22 @@ pub fn flip_horizontally(pixels: &mut [u8], side: usize) {
     }
 }
 
-/// Uploads `count` HWC uint8 images of `size x size` and returns them as a normalised
-/// `[count, 3, size, size]` float tensor on `device`.
+/// The model input of a loaded batch: the tensor the loader normalised, else its uint8
+/// pixels through `to_input_tensor`.
+pub fn batch_tensor(batch: &crate::data::loader::Batch, size: u32, preprocess: &Preprocess, device: Device) -> Result<Tensor> {
+    match &batch.input {
+        Some(input) => Ok(input.f_to_device(device)?),
+        None => to_input_tensor(&batch.pixels, batch.len(), size, preprocess, device),
+    }
+}
+
+/// Turns `count` HWC uint8 images of `size x size` into a normalised `[count, 3, size, size]`
+/// float tensor on `device`. For a GPU the uint8 batch is uploaded (a quarter of the bytes)
+/// and normalised there; on the CPU one fused pass per image writes the floats.
 pub fn to_input_tensor(pixels: &[u8], count: usize, size: u32, preprocess: &Preprocess, device: Device) -> Result<Tensor> {
+    if device == Device::Cpu {
+        return normalised_cpu_tensor(pixels, count, size, preprocess);
+    }
     let side = size as i64;
     let raw = Tensor::f_from_slice(pixels)?.f_view([count as i64, side, side, 3])?;
     let on_device = raw.f_to_device(device)?;
@@ -160,4 +173,69 @@ pub fn to_input_tensor(pixels: &[u8], count: usize, size: u32, preprocess: &Prep
     let std = Tensor::f_from_slice(&preprocess.std)?.f_to_device(device)?.f_view([1, 3, 1, 1])?;
     let scaled = on_device.f_permute([0, 3, 1, 2])?.f_to_kind(Kind::Float)?.f_div_scalar(255.0)?;
     Ok(scaled.f_sub(&mean)?.f_div(&std)?.f_contiguous()?)
+}
+
+/// `count` HWC uint8 images as a CPU float tensor `[count, 3, size, size]` holding
+/// `(pixel / 255 - mean) / std`, written in one pass per image (in parallel on the current
+/// rayon pool) straight into the tensor's memory: no intermediate buffers, whose
+/// allocation and copying cost more than the arithmetic.
+pub fn normalised_cpu_tensor(pixels: &[u8], count: usize, size: u32, preprocess: &Preprocess) -> Result<Tensor> {
+    use rayon::prelude::*;
+    let image_bytes = (size as usize).pow(2) * 3;
+    if pixels.len() != count * image_bytes {
+        return Err(crate::error::Error::Libtorch(format!(
+            "expected {count} images of {image_bytes} bytes, found {} bytes",
+            pixels.len()
+        )));
+    }
+    let mut tensor = empty_cpu_batch(count, size)?;
+    let normaliser = Normaliser::new(preprocess);
+    float_slice_mut(&mut tensor)
+        .par_chunks_mut(image_bytes)
+        .zip(pixels.par_chunks(image_bytes))
+        .for_each(|(out, image)| normaliser.write_chw(image, out));
+    Ok(tensor)
+}
+
+/// An uninitialised contiguous `[count, 3, size, size]` float CPU tensor, to be filled.
+pub fn empty_cpu_batch(count: usize, size: u32) -> Result<Tensor> {
+    let side = size as i64;
+    Ok(Tensor::f_empty([count as i64, 3, side, side], (Kind::Float, Device::Cpu))?)
+}
+
+/// The elements of a contiguous float32 CPU tensor, for filling in place.
+pub fn float_slice_mut(tensor: &mut Tensor) -> &mut [f32] {
+    debug_assert!(tensor.kind() == Kind::Float && tensor.device() == Device::Cpu && tensor.is_contiguous());
+    let elements = tensor.numel();
+    // SAFETY: callers pass tensors made by `empty_cpu_batch`: contiguous float32 CPU memory of
+    // exactly `numel` elements. The `&mut` borrow of the owning tensor keeps any other Rust
+    // reference away for the slice's lifetime, and nothing outside Rust holds it yet.
+    unsafe { std::slice::from_raw_parts_mut(tensor.data_ptr() as *mut f32, elements) }
+}
+
+/// `(pixel / 255 - mean) / std` per channel, from HWC uint8 to CHW float.
+pub struct Normaliser {
+    scale: [f32; 3],
+    shift: [f32; 3],
+}
+
+impl Normaliser {
+    pub fn new(preprocess: &Preprocess) -> Self {
+        Normaliser {
+            scale: std::array::from_fn(|c| 1.0 / (255.0 * preprocess.std[c])),
+            shift: std::array::from_fn(|c| -preprocess.mean[c] / preprocess.std[c]),
+        }
+    }
+
+    /// Writes one image: `image` is HWC uint8, `out` its CHW floats (same element count).
+    pub fn write_chw(&self, image: &[u8], out: &mut [f32]) {
+        let plane = image.len() / 3;
+        let (red, rest) = out.split_at_mut(plane);
+        let (green, blue) = rest.split_at_mut(plane);
+        for (index, rgb) in image.chunks_exact(3).enumerate() {
+            red[index] = rgb[0] as f32 * self.scale[0] + self.shift[0];
+            green[index] = rgb[1] as f32 * self.scale[1] + self.shift[1];
+            blue[index] = rgb[2] as f32 * self.scale[2] + self.shift[2];
+        }
+    }
 }

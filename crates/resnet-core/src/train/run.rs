@@ -7,7 +7,7 @@ use crate::config::{DataSource, TrainConfig};
 use crate::data::cache::ImageCache;
 use crate::data::folder::{class_names, scan_split, stratified_split, Sample, Skipped, Split};
 use crate::data::loader::{decoding_pool, BatchLoader, Pipeline};
-use crate::data::transform::to_input_tensor;
+use crate::data::transform::batch_tensor;
 use crate::device::{device_name, parse_device};
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_writable_dir, write_text_atomically};
@@ -95,15 +95,22 @@ impl<'a> Trainer<'a> {
             train_images: train_split.samples.len(),
             validation_images: validation_split.samples.len(),
         });
+        // On the CPU the loader's threads also normalise; a GPU gets uint8 and normalises itself.
+        let normalise = (device == tch::Device::Cpu).then(|| config.preprocess.clone());
         let train_pipeline = Pipeline {
             image_size: config.image_size,
             eval_mode: config.preprocess.resize,
             augment: Some(augment),
             seed: config.seed,
             cache: ImageCache::new(train_split.samples.len(), config.cache),
+            normalise: normalise.clone(),
         };
-        let validation_pipeline =
-            Pipeline::evaluation(config.image_size, config.preprocess.resize, ImageCache::new(validation_split.samples.len(), config.cache));
+        let validation_pipeline = Pipeline::evaluation(
+            config.image_size,
+            config.preprocess.resize,
+            ImageCache::new(validation_split.samples.len(), config.cache),
+            normalise,
+        );
         Ok(Trainer {
             config,
             model,
@@ -180,7 +187,7 @@ impl<'a> Trainer<'a> {
             if batch.len() < 2 {
                 continue;
             }
-            let input = to_input_tensor(&batch.pixels, batch.len(), self.config.image_size, &self.model.meta.preprocess, device)?;
+            let input = batch_tensor(&batch, self.config.image_size, &self.model.meta.preprocess, device)?;
             let labels = Tensor::f_from_slice(&batch.labels)?.f_to_device(device)?;
             let logits = self.model.net.forward_t(&input, true);
             let loss = logits.f_cross_entropy_loss::<Tensor>(&labels, None, Reduction::Mean, -100, 0.0)?;

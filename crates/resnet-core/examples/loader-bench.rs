@@ -1,0 +1,83 @@
+//! Data-pipeline benchmark: images per second the project's loader delivers as normalised
+//! float batch tensors on the CPU (decode, resize, batch, float conversion), per epoch: the
+//! same product as PyTorch's DataLoader with the notebook's dataset class.
+//! Prints one JSON line per epoch. Run by bench/data-pipeline.sh beside PyTorch's DataLoader.
+use clap::Parser;
+use resnet_core::config::{CacheMode, Recipe};
+use resnet_core::data::cache::ImageCache;
+use resnet_core::data::folder::{class_names, scan_split};
+use resnet_core::data::loader::{decoding_pool, BatchLoader, Pipeline};
+use resnet_core::data::transform::batch_tensor;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Parser)]
+struct Args {
+    /// A folder of class folders.
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long, default_value_t = 256)]
+    image_size: u32,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 2)]
+    epochs: usize,
+    /// off | memory
+    #[arg(long, default_value = "off")]
+    cache: String,
+    /// notebook (stretch, the PyTorch side's transform) | standard (random crop + flip)
+    #[arg(long, default_value = "notebook")]
+    recipe: String,
+    /// Decoding threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// float: normalised CHW float tensors, as PyTorch's DataLoader delivers and as a model on
+    /// the CPU consumes; uint8: the HWC uint8 batches the loader hands to a GPU, which
+    /// normalises them itself.
+    #[arg(long, default_value = "float")]
+    output: String,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    // As the Node facade does (src/native.ts): huge pages for libtorch's large CPU tensors.
+    if std::env::var_os("THP_MEM_ALLOC_ENABLE").is_none() {
+        std::env::set_var("THP_MEM_ALLOC_ENABLE", "1");
+    }
+    let classes = class_names(&args.data)?;
+    let samples = Arc::new(scan_split(&args.data, &classes)?.samples);
+    let cache_mode = if args.cache == "memory" { CacheMode::Memory(None) } else { CacheMode::Off };
+    let (augment, preprocess) = Recipe::parse(&args.recipe)?.transforms();
+    let random = augment.crop_scale.is_some() || augment.horizontal_flip;
+    let pipeline = Arc::new(Pipeline {
+        image_size: args.image_size,
+        eval_mode: preprocess.resize,
+        augment: random.then_some(augment),
+        seed: 1,
+        cache: ImageCache::new(samples.len(), cache_mode),
+        normalise: (args.output == "float").then(|| preprocess.clone()),
+    });
+    let pool = decoding_pool(args.workers)?;
+    for epoch in 1..=args.epochs {
+        let started = Instant::now();
+        let mut images = 0;
+        let order: Vec<usize> = (0..samples.len()).collect();
+        for batch in BatchLoader::start(samples.clone(), order, args.batch_size, pipeline.clone(), epoch, pool.clone()) {
+            images += if args.output == "float" {
+                batch_tensor(&batch, args.image_size, &preprocess, tch::Device::Cpu)?.size()[0] as usize
+            } else {
+                batch.len()
+            };
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "{{\"kind\":\"loader\",\"cache\":\"{}\",\"recipe\":\"{}\",\"output\":\"{}\",\"epoch\":{epoch},\"images\":{images},\"seconds\":{seconds:.3},\"imagesPerSecond\":{:.1}}}",
+            args.cache,
+            args.recipe,
+            args.output,
+            images as f64 / seconds
+        );
+    }
+    Ok(())
+}
