@@ -18,7 +18,13 @@ const invalidCases = [
   [{ data: 'x', optimizer: 'lbfgs' }, 'Expected one of "adam", "adamw", "sgd" for optimizer but received "lbfgs"'],
   [{ data: 'x', mean: [0.5, 0.5] }, 'Expected an array of three finite numbers for mean but received an array of length 2'],
   [{ data: 'x', signal: {} }, 'Expected an AbortSignal for signal but received an object'],
-  [{ data: 'x', epoch: 3 }, 'Expected one of the options data, arch, epochs, batchSize, learningRate, optimizer, imageSize, device, output, seed, signal, resize, mean, std, workers for train options but received "epoch"'],
+  [{ data: 'x', epoch: 3 }, 'Expected one of the options data, validationSplit, arch, epochs, batchSize, learningRate, optimizer, imageSize, device, output, seed, signal, recipe, resize, mean, std, augment, cache, cacheBytes, workers for train options but received "epoch"'],
+  [{ data: 'x', recipe: 'fastai' }, 'Expected one of "standard", "notebook" for recipe but received "fastai"'],
+  [{ data: 'x', validationSplit: 1 }, 'Expected a number greater than 0 and less than 1 for validationSplit but received 1'],
+  [{ data: { train: 'a', test: 'b' }, validationSplit: 0.2 }, 'Expected a folder of class folders for data when validationSplit is given for data but received an object'],
+  [{ data: 'x', cache: 'disk' }, 'Expected one of "auto", "memory", "off" for cache but received "disk"'],
+  [{ data: 'x', cache: 'off', cacheBytes: 1000 }, 'Expected cache "memory" (or no cache option) with cacheBytes for cache but received "off"'],
+  [{ data: 'x', augment: 'yes' }, 'Expected a boolean for augment but received "yes"'],
 ]
 
 for (const [options, message] of invalidCases) {

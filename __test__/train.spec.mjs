@@ -17,7 +17,7 @@ let result
 test.before(async () => {
   makeDataset(data, { train: 40, test: 15 })
   const run = resnet.train({
-    data, output, arch: 'resnet18', epochs: 3, imageSize: 64, batchSize: 16, learningRate: 0.001, device: 'cpu', seed: 1,
+    data, output, arch: 'resnet18', epochs: 3, imageSize: 64, batchSize: 16, learningRate: 0.001, device: 'cpu', seed: 1, recipe: 'notebook',
   })
   for (const type of ['start', 'batch', 'epoch', 'warning', 'end']) run.on(type, (event) => events.push({ type, ...event }))
   let last = performance.now()

@@ -79,5 +79,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             images as f64 / seconds
         );
     }
+    println!("{{\"kind\":\"memory\",\"images\":{},\"cache\":\"{}\",\"peakRssBytes\":{}}}", samples.len(), args.cache, peak_rss_bytes());
     Ok(())
+}
+
+/// The process's peak resident set (VmHWM), in bytes; 0 where /proc is unavailable.
+fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmHWM:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
 }

@@ -29,6 +29,9 @@ pub fn decode_bytes(bytes: &[u8], min_side: u32) -> Result<RgbImage, String> {
         return Err("empty file (0 bytes)".into());
     }
     match image::guess_format(bytes) {
+        Ok(image::ImageFormat::Jpeg) if !jpeg_is_complete(bytes) => {
+            Err("truncated JPEG: the data ends before its end-of-image marker".into())
+        }
         Ok(image::ImageFormat::Jpeg) => match decode_jpeg_scaled(bytes, min_side)? {
             Some(image) => Ok(image),
             None => decode_any(bytes),
@@ -73,6 +76,15 @@ fn decode_jpeg_scaled(bytes: &[u8], min_side: u32) -> Result<Option<RgbImage>, S
     let image = image.ok_or_else(|| "invalid JPEG: fewer pixels than its header declares".to_string())?;
     let orientation = decoder.exif_data().and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
     Ok(Some(oriented(image, orientation)))
+}
+
+/// Whether an end-of-image marker (FF D9) follows the first start-of-scan (FF DA). Decoders
+/// fill the missing rest of a truncated JPEG with grey and call it a success; a file cut off
+/// mid-download lacks the marker. (Searching from the scan skips EXIF thumbnails, which end
+/// with their own marker; inside scan data FF is always escaped, so FF D9 is the real end.)
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let Some(scan) = bytes.windows(2).position(|pair| pair == [0xFF, 0xDA]) else { return false };
+    bytes[scan..].windows(2).any(|pair| pair == [0xFF, 0xD9])
 }
 
 /// The largest of 8, 4, 2 that keeps the shorter side at or above `min_side`, else 1.
