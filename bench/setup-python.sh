@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Provides the Python side of the data-pipeline benchmark and prints the PYTHONPATH to use.
+# Provides the Python side of the benchmarks and of the torchvision parity tests, and prints
+# the PYTHONPATH to use.
 #
 # torch comes from the project's own torch==2.11.0 install (scripts/setup-libtorch.sh), so the
 # benchmark's PyTorch is the very build the Rust side links against, and nothing multi-GB is
@@ -13,15 +14,16 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 torch_site="$(dirname "$(bash "$here/../scripts/setup-libtorch.sh")")"
 cache="${RESNET_NAPI_CACHE:-$HOME/.cache/resnet-napi}"
 target="$cache/bench-python"
-marker="$target/.complete"
+# The marker names the package set: a changed set reinstalls.
+marker="$target/.complete-v2"
 pip=(python3 -m pip install --quiet --no-compile --disable-pip-version-check --root-user-action=ignore)
 
 if [[ ! -f "$marker" ]]; then
-  echo "Installing torchvision==0.26.0, opencv, pillow, numpy into $target (once)..." >&2
+  echo "Installing torchvision==0.26.0, opencv, pillow, numpy, safetensors into $target (once)..." >&2
   rm -rf "$target.partial"
   # Two calls because --no-deps applies to a whole call; the two sets share no top-level dirs.
   "${pip[@]}" --target "$target.partial" --no-deps "torchvision==0.26.0" >&2
-  "${pip[@]}" --target "$target.partial" opencv-python-headless pillow numpy >&2
+  "${pip[@]}" --target "$target.partial" opencv-python-headless pillow numpy safetensors >&2
   rm -rf "$target"
   mv "$target.partial" "$target"
   touch "$marker"
@@ -31,7 +33,7 @@ fi
 # that the project's torch build wins even if a torch ever lands in bench-python.
 pythonpath="$torch_site:$target"
 TORCH_SITE="$torch_site" PYTHONPATH="$pythonpath" python3 - >&2 <<'PY'
-import os, torch, torchvision, cv2
+import os, torch, torchvision, cv2, safetensors
 assert torch.__file__.startswith(os.environ["TORCH_SITE"] + "/"), torch.__file__
 assert torchvision.__version__.split("+")[0] == "0.26.0", torchvision.__version__
 print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, cv2 {cv2.__version__}")

@@ -7,6 +7,9 @@ cd "$root"
 
 bash scripts/build-native.sh || exit 1
 npx tsc -p tsconfig.json || exit 1
+# torch + torchvision + safetensors for the parity tests against torchvision (tests/parity.rs).
+RESNET_NAPI_TEST_PYTHONPATH="$(bash bench/setup-python.sh)" || exit 1
+export RESNET_NAPI_TEST_PYTHONPATH
 
 cargo_log="$(mktemp)"
 ava_log="$(mktemp)"
