@@ -31,6 +31,9 @@ export declare class NativeTrainResult {
   historyJson: string
   output: string
   skipped: number
+  /** The best epoch by the monitored metric (its model is in `<output>/best`). */
+  bestEpoch?: number
+  stoppedEarly: boolean
   /** The trained model (once; later calls return null). */
   takeModel(): NativeModel | null
 }
@@ -66,6 +69,30 @@ export interface NativeTrainOptions {
   learningRate?: number
   /** "adam" | "adamw" | "sgd". @default "adam" */
   optimizer?: string
+  /** @default 0 (adamw: 0.01) */
+  weightDecay?: number
+  /** Decay batch-norm weights and biases too. @default false */
+  decayNormAndBias?: boolean
+  /** SGD momentum. @default 0.9 */
+  momentum?: number
+  /** @default false */
+  nesterov?: boolean
+  /** "constant" | "cosine" | "onecycle". @default "constant" */
+  schedule?: string
+  /** @default 0 */
+  warmupEpochs?: number
+  /** @default 0 */
+  labelSmoothing?: number
+  /** Largest global gradient norm. */
+  gradientClip?: number
+  /** "valLoss" | "valAccuracy". @default "valLoss" */
+  monitor?: string
+  /** Epochs without improvement before stopping early. */
+  patience?: number
+  /** @default 0 */
+  minDelta?: number
+  /** A previous run's output directory to continue from. */
+  resume?: string
   /** @default 256 */
   imageSize?: number
   /** "auto" | "cpu" | "cuda" | "cuda:N". @default "auto" */

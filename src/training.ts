@@ -16,7 +16,8 @@ export interface TrainResult extends TrainResultSummary {
 const KNOWN_OPTIONS = [
   'data', 'validationSplit', 'arch', 'epochs', 'batchSize', 'learningRate', 'optimizer', 'imageSize',
   'device', 'output', 'seed', 'signal', 'recipe', 'resize', 'mean', 'std', 'augment', 'cache',
-  'cacheBytes', 'workers',
+  'cacheBytes', 'workers', 'weightDecay', 'decayNormAndBias', 'momentum', 'nesterov', 'schedule',
+  'warmupEpochs', 'labelSmoothing', 'gradientClip', 'monitor', 'patience', 'minDelta', 'resume',
 ] as const
 
 function defaultOutput(arch: string): string {
@@ -52,7 +53,8 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
   return {
     ...dataFields,
     arch,
-    output: resolvePath(options.output ?? defaultOutput(arch)),
+    // Resuming writes into the run it continues unless told otherwise.
+    output: resolvePath(options.output ?? options.resume ?? defaultOutput(arch)),
     epochs: check.integer('epochs', options.epochs, 1, 100_000),
     batchSize: check.integer('batchSize', options.batchSize, 1, 65_536),
     learningRate: check.number('learningRate', options.learningRate, 0, 10),
@@ -68,6 +70,18 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
     cache: check.oneOf('cache', options.cache, ['auto', 'memory', 'off'] as const),
     cacheBytes: check.integer('cacheBytes', options.cacheBytes, 0, Number.MAX_SAFE_INTEGER),
     workers: check.integer('workers', options.workers, 0, 1024),
+    weightDecay: check.numberFrom('weightDecay', options.weightDecay, 0, 1),
+    decayNormAndBias: check.boolean('decayNormAndBias', options.decayNormAndBias),
+    momentum: check.numberFrom('momentum', options.momentum, 0, 1),
+    nesterov: check.boolean('nesterov', options.nesterov),
+    schedule: check.oneOf('schedule', options.schedule, ['constant', 'cosine', 'onecycle'] as const),
+    warmupEpochs: check.numberFrom('warmupEpochs', options.warmupEpochs, 0, 100_000),
+    labelSmoothing: check.numberFrom('labelSmoothing', options.labelSmoothing, 0, 1),
+    gradientClip: check.number('gradientClip', options.gradientClip, 0, Number.MAX_VALUE),
+    monitor: check.oneOf('monitor', options.monitor, ['valLoss', 'valAccuracy'] as const),
+    patience: check.integer('patience', options.patience, 1, 100_000),
+    minDelta: check.numberFrom('minDelta', options.minDelta, 0, Number.MAX_VALUE),
+    resume: options.resume === undefined ? undefined : resolvePath(check.nonEmptyString('resume', options.resume)),
   }
 }
 
@@ -95,7 +109,13 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
             const nativeModel = result.takeModel()
             if (!nativeModel) throw resnetError('ERR_LIBTORCH', 'the native training finished without a model')
             const history = JSON.parse(result.historyJson) as EpochSummary[]
-            const summary = { history, output: result.output, skipped: result.skipped }
+            const summary = {
+              history,
+              output: result.output,
+              skipped: result.skipped,
+              bestEpoch: result.bestEpoch ?? null,
+              stoppedEarly: result.stoppedEarly,
+            }
             resolve({ ...summary, model: new Model(nativeModel) })
             this.#emitSafely('end', summary)
           } catch (failure) {

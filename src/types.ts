@@ -6,6 +6,8 @@ export type OptimizerName = 'adam' | 'adamw' | 'sgd'
 export type ResizeMode = 'stretch' | 'crop'
 export type Recipe = 'standard' | 'notebook'
 export type CacheMode = 'auto' | 'memory' | 'off'
+export type ScheduleName = 'constant' | 'cosine' | 'onecycle'
+export type MonitorName = 'valLoss' | 'valAccuracy'
 
 export interface TrainOptions {
   /** A root holding `train/` and `test/` (or `val/`), or the two folders; with
@@ -22,8 +24,36 @@ export interface TrainOptions {
   batchSize?: number
   /** @default 0.005 */
   learningRate?: number
-  /** @default 'adam' */
+  /** Adam (the notebook's), AdamW (decoupled weight decay) or SGD with momentum; PyTorch's
+   *  update rules. @default 'adam' */
   optimizer?: OptimizerName
+  /** @default 0 (0.01 for adamw) */
+  weightDecay?: number
+  /** Also decay batch-norm weights and biases. @default false */
+  decayNormAndBias?: boolean
+  /** SGD momentum. @default 0.9 */
+  momentum?: number
+  /** SGD Nesterov momentum. @default false */
+  nesterov?: boolean
+  /** Learning-rate schedule: constant, cosine decay after a linear warm-up, or one-cycle.
+   *  @default 'constant' */
+  schedule?: ScheduleName
+  /** Epochs of linear warm-up (constant and cosine). @default 0 */
+  warmupEpochs?: number
+  /** Cross-entropy label smoothing. @default 0 */
+  labelSmoothing?: number
+  /** Clip the global gradient norm to this value. */
+  gradientClip?: number
+  /** The validation metric that picks the best epoch (saved in `<output>/best`).
+   *  @default 'valLoss' */
+  monitor?: MonitorName
+  /** Stop after this many epochs without improvement of `monitor` (by more than minDelta). */
+  patience?: number
+  /** @default 0 */
+  minDelta?: number
+  /** A previous run's output directory: continue from its last completed epoch (its
+   *  weights, optimiser state and schedule position) up to `epochs`. */
+  resume?: string
   /** Side of the square input in pixels. @default 256 */
   imageSize?: number
   /** 'auto' picks CUDA when available. @default 'auto' */
@@ -99,6 +129,9 @@ export interface TrainingEvents {
 export interface TrainResultSummary {
   history: EpochSummary[]
   output: string
+  /** The best epoch by `monitor`, whose model is in `<output>/best`; null without validation. */
+  bestEpoch: number | null
+  stoppedEarly: boolean
   /** Files skipped because they were not images or failed to decode (each also a warning). */
   skipped: number
 }

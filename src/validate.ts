@@ -33,6 +33,15 @@ export function number(name: string, value: unknown, min: number, max: number): 
   return value
 }
 
+/** A number in [min, max). */
+export function numberFrom(name: string, value: unknown, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value >= max) {
+    invalid(`a number from ${min} to less than ${max}`, name, value)
+  }
+  return value
+}
+
 export function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {

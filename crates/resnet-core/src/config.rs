@@ -176,6 +176,91 @@ impl OptimizerKind {
     }
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerConfig {
+    pub kind: OptimizerKind,
+    pub weight_decay: f64,
+    /// Apply weight decay to batch-norm weights and to biases too (PyTorch's default); false
+    /// leaves them out, the usual choice for ResNets.
+    pub decay_norm_and_bias: bool,
+    pub betas: (f64, f64),
+    pub eps: f64,
+    /// SGD's momentum and Nesterov switch.
+    pub momentum: f64,
+    pub nesterov: bool,
+}
+
+impl OptimizerConfig {
+    /// Adam as the notebook used it: betas (0.9, 0.999), eps 1e-8, no weight decay.
+    pub fn new(kind: OptimizerKind) -> Self {
+        OptimizerConfig {
+            kind,
+            weight_decay: if kind == OptimizerKind::AdamW { 0.01 } else { 0.0 },
+            decay_norm_and_bias: false,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            momentum: 0.9,
+            nesterov: false,
+        }
+    }
+}
+
+/// How the learning rate moves over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleKind {
+    /// The base rate throughout (after any warm-up).
+    Constant,
+    /// Linear warm-up, then cosine decay to 0.
+    Cosine,
+    /// PyTorch's OneCycleLR (cosine, 30% rising).
+    OneCycle,
+}
+
+impl ScheduleKind {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "constant" => Ok(ScheduleKind::Constant),
+            "cosine" => Ok(ScheduleKind::Cosine),
+            "onecycle" => Ok(ScheduleKind::OneCycle),
+            other => Err(Error::InvalidOption(format!(
+                "Expected one of constant, cosine, onecycle for schedule but received {other:?}"
+            ))),
+        }
+    }
+}
+
+/// The validation figure that picks the best epoch and drives early stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Monitor {
+    ValLoss,
+    ValAccuracy,
+}
+
+impl Monitor {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "valLoss" => Ok(Monitor::ValLoss),
+            "valAccuracy" => Ok(Monitor::ValAccuracy),
+            other => Err(Error::InvalidOption(format!("Expected one of valLoss, valAccuracy for monitor but received {other:?}"))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Monitor::ValLoss => "valLoss",
+            Monitor::ValAccuracy => "valAccuracy",
+        }
+    }
+
+    /// Whether `candidate` beats `best` by more than `min_delta`.
+    pub fn improves(self, candidate: f64, best: f64, min_delta: f64) -> bool {
+        match self {
+            Monitor::ValLoss => candidate < best - min_delta,
+            Monitor::ValAccuracy => candidate > best + min_delta,
+        }
+    }
+}
+
 /// Where the training and validation images are.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataSource {
@@ -234,7 +319,19 @@ pub struct TrainConfig {
     pub epochs: usize,
     pub batch_size: usize,
     pub learning_rate: f64,
-    pub optimizer: OptimizerKind,
+    pub optimizer: OptimizerConfig,
+    pub schedule: ScheduleKind,
+    /// Epochs of linear warm-up (constant and cosine schedules).
+    pub warmup_epochs: f64,
+    pub label_smoothing: f64,
+    /// Clip the global gradient norm to this.
+    pub gradient_clip: Option<f64>,
+    pub monitor: Monitor,
+    /// Stop after this many epochs without improvement of `monitor` by more than `min_delta`.
+    pub patience: Option<usize>,
+    pub min_delta: f64,
+    /// A previous run's output directory to continue from its last checkpoint.
+    pub resume: Option<PathBuf>,
     pub image_size: u32,
     /// "auto", "cpu", "cuda" or "cuda:N".
     pub device: String,
@@ -260,7 +357,15 @@ impl TrainConfig {
             epochs: 10,
             batch_size: 64,
             learning_rate: 0.005,
-            optimizer: OptimizerKind::Adam,
+            optimizer: OptimizerConfig::new(OptimizerKind::Adam),
+            schedule: ScheduleKind::Constant,
+            warmup_epochs: 0.0,
+            label_smoothing: 0.0,
+            gradient_clip: None,
+            monitor: Monitor::ValLoss,
+            patience: None,
+            min_delta: 0.0,
+            resume: None,
             image_size: 256,
             device: "auto".to_string(),
             output,
@@ -284,6 +389,25 @@ impl TrainConfig {
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate < 10.0) {
             return invalid("a number between 0 and 10", "learningRate", self.learning_rate.to_string());
+        }
+        let optimizer = &self.optimizer;
+        if !(optimizer.weight_decay.is_finite() && (0.0..1.0).contains(&optimizer.weight_decay)) {
+            return invalid("a number from 0 to 1", "weightDecay", optimizer.weight_decay.to_string());
+        }
+        if !(0.0..1.0).contains(&optimizer.momentum) {
+            return invalid("a number from 0 to 1", "momentum", optimizer.momentum.to_string());
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return invalid("a number from 0 to 1", "labelSmoothing", self.label_smoothing.to_string());
+        }
+        if self.gradient_clip.is_some_and(|clip| !(clip.is_finite() && clip > 0.0)) {
+            return invalid("a positive number", "gradientClip", format!("{:?}", self.gradient_clip));
+        }
+        if !(self.warmup_epochs.is_finite() && self.warmup_epochs >= 0.0 && self.warmup_epochs < self.epochs as f64) {
+            return invalid("a number from 0 to less than epochs", "warmupEpochs", self.warmup_epochs.to_string());
+        }
+        if !(self.min_delta.is_finite() && self.min_delta >= 0.0) {
+            return invalid("a non-negative number", "minDelta", self.min_delta.to_string());
         }
         if !(32..=2048).contains(&self.image_size) {
             return invalid("an integer between 32 and 2048", "imageSize", self.image_size.to_string());

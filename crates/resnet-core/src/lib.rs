@@ -14,7 +14,10 @@ pub mod metrics;
 pub mod model;
 pub mod train;
 
-pub use config::{Arch, Augment, CacheMode, DataSource, OptimizerKind, Preprocess, Recipe, ResizeMode, TrainConfig};
+pub use config::{
+    Arch, Augment, CacheMode, DataSource, Monitor, OptimizerConfig, OptimizerKind, Preprocess, Recipe, ResizeMode, ScheduleKind,
+    TrainConfig,
+};
 pub use error::{Error, Result};
 pub use inference::{ImageInput, Prediction};
 pub use metrics::{ClassMetrics, Evaluation};

@@ -70,3 +70,82 @@ fn abort_stops_with_aborted_and_an_empty_dataset_is_an_error() {
     assert_eq!(error.code(), "ERR_DATASET");
     assert!(error.to_string().contains("train"), "{error}");
 }
+
+fn losses(history: &[resnet_core::EpochSummary]) -> Vec<(f64, f64, f64)> {
+    history.iter().map(|e| (e.loss, e.val_loss.unwrap(), e.learning_rate)).collect()
+}
+
+#[test]
+fn two_epochs_and_a_resume_of_two_equal_four_epochs() {
+    let root = tempfile::tempdir().unwrap();
+    common::write_dataset(root.path(), 10, 4);
+    let (whole, first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut four = config(root.path(), whole.path());
+    four.epochs = 4;
+    four.optimizer = resnet_core::OptimizerConfig::new(resnet_core::OptimizerKind::AdamW);
+    four.schedule = resnet_core::ScheduleKind::Cosine;
+    four.warmup_epochs = 1.0;
+    (four.augment, four.preprocess) = Recipe::Standard.transforms();
+    let reference = train(&four, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+
+    let mut two = four.clone();
+    two.output = first.path().to_path_buf();
+    let cancel = AtomicBool::new(false);
+    // Stop the first run after its second epoch, as an abort would.
+    let partial = train(
+        &two,
+        &mut |event| {
+            if matches!(&event, TrainEvent::Epoch(e) if e.epoch == 2) {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+        &cancel,
+    );
+    assert_eq!(partial.unwrap_err().code(), "ERR_ABORTED");
+    let mut resumed = four.clone();
+    resumed.resume = Some(first.path().to_path_buf());
+    resumed.output = second.path().to_path_buf();
+    let mut resumed_epochs = Vec::new();
+    let outcome = train(&resumed, &mut |event| if let TrainEvent::Epoch(e) = event { resumed_epochs.push(e.epoch) }, &AtomicBool::new(false)).unwrap();
+
+    assert_eq!(resumed_epochs, [3, 4], "only the remaining epochs run");
+    let (a, b) = (losses(&reference.history), losses(&outcome.history));
+    assert_eq!(a.len(), 4);
+    for (epoch, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!((x.0 - y.0).abs() < 1e-5 && (x.1 - y.1).abs() < 1e-5 && (x.2 - y.2).abs() < 1e-12, "epoch {}: {x:?} vs {y:?}", epoch + 1);
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_history() {
+    let root = tempfile::tempdir().unwrap();
+    common::write_dataset(root.path(), 8, 3);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut first = config(root.path(), a.path());
+    first.epochs = 2;
+    (first.augment, first.preprocess) = Recipe::Standard.transforms();
+    let mut second = first.clone();
+    second.output = b.path().to_path_buf();
+    let x = train(&first, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    let y = train(&second, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    assert_eq!(losses(&x.history), losses(&y.history));
+}
+
+#[test]
+fn early_stopping_keeps_the_best_epoch() {
+    let root = tempfile::tempdir().unwrap();
+    let output = tempfile::tempdir().unwrap();
+    common::write_dataset(root.path(), 8, 3);
+    let mut config = config(root.path(), output.path());
+    config.epochs = 5;
+    config.monitor = resnet_core::Monitor::ValAccuracy;
+    config.patience = Some(1);
+    config.min_delta = 1.0; // nothing beats the first epoch by a whole 100%
+    let outcome = train(&config, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    assert!(outcome.stopped_early);
+    assert_eq!(outcome.history.len(), 2);
+    assert_eq!(outcome.best_epoch, Some(1));
+    let best = SavedModel::load(&output.path().join("best"), tch::Device::Cpu).unwrap();
+    let best_accuracy = best.evaluate_dir(root.path(), 16, 0, &mut |_| {}).unwrap().accuracy;
+    assert!((best_accuracy - outcome.history[0].val_accuracy.unwrap()).abs() < 1e-9);
+}

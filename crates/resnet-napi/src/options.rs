@@ -2,7 +2,9 @@
 //! conversion to the core's `TrainConfig`. Defaults live in the core, not here.
 use crate::errors::invalid_option;
 use napi_derive::napi;
-use resnet_core::{Arch, Augment, CacheMode, DataSource, OptimizerKind, Recipe, ResizeMode, TrainConfig};
+use resnet_core::{
+    Arch, Augment, CacheMode, DataSource, Monitor, OptimizerConfig, OptimizerKind, Recipe, ResizeMode, ScheduleKind, TrainConfig,
+};
 use std::path::PathBuf;
 
 #[napi(object)]
@@ -26,6 +28,30 @@ pub struct NativeTrainOptions {
     pub learning_rate: Option<f64>,
     /// "adam" | "adamw" | "sgd". @default "adam"
     pub optimizer: Option<String>,
+    /// @default 0 (adamw: 0.01)
+    pub weight_decay: Option<f64>,
+    /// Decay batch-norm weights and biases too. @default false
+    pub decay_norm_and_bias: Option<bool>,
+    /// SGD momentum. @default 0.9
+    pub momentum: Option<f64>,
+    /// @default false
+    pub nesterov: Option<bool>,
+    /// "constant" | "cosine" | "onecycle". @default "constant"
+    pub schedule: Option<String>,
+    /// @default 0
+    pub warmup_epochs: Option<f64>,
+    /// @default 0
+    pub label_smoothing: Option<f64>,
+    /// Largest global gradient norm.
+    pub gradient_clip: Option<f64>,
+    /// "valLoss" | "valAccuracy". @default "valLoss"
+    pub monitor: Option<String>,
+    /// Epochs without improvement before stopping early.
+    pub patience: Option<u32>,
+    /// @default 0
+    pub min_delta: Option<f64>,
+    /// A previous run's output directory to continue from.
+    pub resume: Option<String>,
     /// @default 256
     pub image_size: Option<u32>,
     /// "auto" | "cpu" | "cuda" | "cuda:N". @default "auto"
@@ -66,9 +92,25 @@ impl TryFrom<NativeTrainOptions> for TrainConfig {
         if let Some(arch) = options.arch {
             config.arch = Arch::parse(&arch).map_err(crate::errors::to_napi)?;
         }
-        if let Some(optimizer) = options.optimizer {
-            config.optimizer = OptimizerKind::parse(&optimizer).map_err(crate::errors::to_napi)?;
+        let kind = options.optimizer.as_deref().map_or(Ok(OptimizerKind::Adam), OptimizerKind::parse).map_err(crate::errors::to_napi)?;
+        let mut optimizer = OptimizerConfig::new(kind);
+        optimizer.weight_decay = options.weight_decay.unwrap_or(optimizer.weight_decay);
+        optimizer.decay_norm_and_bias = options.decay_norm_and_bias.unwrap_or(optimizer.decay_norm_and_bias);
+        optimizer.momentum = options.momentum.unwrap_or(optimizer.momentum);
+        optimizer.nesterov = options.nesterov.unwrap_or(optimizer.nesterov);
+        config.optimizer = optimizer;
+        if let Some(schedule) = options.schedule {
+            config.schedule = ScheduleKind::parse(&schedule).map_err(crate::errors::to_napi)?;
         }
+        if let Some(monitor) = options.monitor {
+            config.monitor = Monitor::parse(&monitor).map_err(crate::errors::to_napi)?;
+        }
+        config.warmup_epochs = options.warmup_epochs.unwrap_or(config.warmup_epochs);
+        config.label_smoothing = options.label_smoothing.unwrap_or(config.label_smoothing);
+        config.gradient_clip = options.gradient_clip.or(config.gradient_clip);
+        config.patience = options.patience.map(|n| n as usize).or(config.patience);
+        config.min_delta = options.min_delta.unwrap_or(config.min_delta);
+        config.resume = options.resume.map(PathBuf::from);
         config.epochs = options.epochs.map_or(config.epochs, |n| n as usize);
         config.batch_size = options.batch_size.map_or(config.batch_size, |n| n as usize);
         config.learning_rate = options.learning_rate.unwrap_or(config.learning_rate);

@@ -36,6 +36,9 @@ pub struct NativeTrainResult {
     pub history_json: String,
     pub output: String,
     pub skipped: u32,
+    /// The best epoch by the monitored metric (its model is in `<output>/best`).
+    pub best_epoch: Option<u32>,
+    pub stopped_early: bool,
     model: Option<NativeModel>,
 }
 
@@ -71,6 +74,8 @@ pub fn start_training(
                     history_json: serde_json::to_string(&outcome.history).map_err(|e| napi::Error::from_reason(e.to_string()))?,
                     output: outcome.output.display().to_string(),
                     skipped: outcome.skipped as u32,
+                    best_epoch: outcome.best_epoch.map(|epoch| epoch as u32),
+                    stopped_early: outcome.stopped_early,
                     model: Some(NativeModel::wrap(outcome.model)),
                 })
             });

@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomically;
 use safetensors::{Dtype, SafeTensors};
+use std::collections::HashMap;
 use std::path::Path;
 use tch::{nn::VarStore, Kind, Tensor};
 
@@ -38,13 +39,74 @@ pub fn load_into(vs: &VarStore, path: &Path) -> Result<()> {
 
 /// Writes every variable of `vs` as float32 safetensors, atomically (temporary file, rename).
 pub fn save(vs: &VarStore, path: &Path) -> Result<()> {
-    let mut named: Vec<(String, Tensor)> = vs
-        .variables()
-        .into_iter()
-        .map(|(name, tensor)| Ok((name, tensor.f_to_device(tch::Device::Cpu)?.f_contiguous()?)))
-        .collect::<Result<_>>()?;
+    let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
+    write_file(path, &named, None)
+}
+
+/// A float32 tensor's bytes as safetensors stores them.
+struct Raw {
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl safetensors::View for &Raw {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.data)
+    }
+
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// Writes `named` float tensors (copied to the CPU) and optional string metadata as one
+/// safetensors file, atomically.
+pub fn write_file(path: &Path, named: &[(String, Tensor)], metadata: Option<HashMap<String, String>>) -> Result<()> {
+    let raws = named
+        .iter()
+        .map(|(name, tensor)| {
+            let cpu = tensor.f_to_device(tch::Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?;
+            let elements = cpu.numel();
+            let mut data = vec![0u8; elements * 4];
+            cpu.f_copy_data_u8(&mut data, elements)?;
+            let shape = cpu.size().iter().map(|&d| d as usize).collect();
+            Ok((name.clone(), Raw { shape, data }))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let views: Vec<(&str, &Raw)> = raws.iter().map(|(name, raw)| (name.as_str(), raw)).collect();
     write_atomically(path, |temporary| {
-        Tensor::write_safetensors(&named, temporary).map_err(Error::from)
+        safetensors::serialize_to_file(views, metadata, temporary)
+            .map_err(|error| Error::io("write", temporary, std::io::Error::other(error.to_string())))
     })
+}
+
+/// The float32 tensors of a safetensors file whose names start with `prefix`, and its
+/// string metadata.
+pub fn read_file(path: &Path, prefix: &str) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
+    let bytes = std::fs::read(path).map_err(|error| Error::model_file(path, format!("cannot read: {error}")))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|error| Error::model_file(path, format!("not a valid safetensors file: {error}")))?;
+    let file = SafeTensors::deserialize(&bytes)
+        .map_err(|error| Error::model_file(path, format!("not a valid safetensors file: {error}")))?;
+    let mut tensors = HashMap::new();
+    for (name, view) in file.tensors() {
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        if view.dtype() != Dtype::F32 {
+            return Err(Error::model_file(path, format!("expected {name} as float32, found {:?}", view.dtype())));
+        }
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        tensors.insert(name, Tensor::f_from_data_size(view.data(), &shape, Kind::Float)?);
+    }
+    Ok((tensors, header.metadata().clone().unwrap_or_default()))
 }

@@ -1,4 +1,6 @@
 //! Training: the loop, its optimiser and the events it reports.
+pub mod checkpoint;
 pub mod events;
 pub mod optimizer;
 pub mod run;
+pub mod schedule;

@@ -1,16 +1,193 @@
-//! Building the optimiser a run asked for.
-use crate::config::OptimizerKind;
-use crate::error::Result;
-use tch::nn::{self, OptimizerConfig, VarStore};
+//! The optimisers, written here rather than taken from tch so that their state (Adam's
+//! moments, SGD's momentum) can be saved in checkpoints and restored exactly, and so that
+//! weight decay can skip batch-norm parameters and biases. The update rules are PyTorch's
+//! (`torch.optim.Adam`, `AdamW`, `SGD` with dampening 0).
+use crate::config::{OptimizerConfig, OptimizerKind};
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use tch::nn::VarStore;
+use tch::Tensor;
 
-/// SGD's momentum when SGD is chosen.
-const SGD_MOMENTUM: f64 = 0.9;
+struct Parameter {
+    name: String,
+    tensor: Tensor,
+    decay: bool,
+    /// Adam(W): first and second moments; SGD: the momentum buffer.
+    state: Vec<Tensor>,
+    /// A learning-rate multiplier (for a body trained slower than its head).
+    lr_scale: f64,
+    /// Updates this parameter has had (Adam's bias correction counts per parameter, as
+    /// PyTorch's does, so a parameter unfrozen later starts its correction afresh).
+    steps: i64,
+}
 
-pub fn build(kind: OptimizerKind, vs: &VarStore, learning_rate: f64) -> Result<nn::Optimizer> {
-    let optimizer = match kind {
-        OptimizerKind::Adam => nn::Adam::default().build(vs, learning_rate)?,
-        OptimizerKind::AdamW => nn::AdamW::default().build(vs, learning_rate)?,
-        OptimizerKind::Sgd => nn::Sgd { momentum: SGD_MOMENTUM, ..Default::default() }.build(vs, learning_rate)?,
-    };
-    Ok(optimizer)
+pub struct Optimizer {
+    config: OptimizerConfig,
+    parameters: Vec<Parameter>,
+    /// Updates taken so far (the schedule's position).
+    steps: i64,
+}
+
+/// Batch-norm weights and every bias: the parameters weight decay usually leaves alone.
+fn is_norm_or_bias(name: &str) -> bool {
+    name.ends_with(".bias") || name.starts_with("bn") || name.contains(".bn") || name.contains("downsample.1.")
+}
+
+impl Optimizer {
+    /// An optimiser over the parameters of `vs` (every variable but batch-norm running
+    /// statistics, frozen or not), in name order.
+    pub fn new(vs: &VarStore, config: OptimizerConfig) -> Result<Self> {
+        let mut named: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .filter(|(name, _)| !name.ends_with("running_mean") && !name.ends_with("running_var"))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let slots = match config.kind {
+            OptimizerKind::Adam | OptimizerKind::AdamW => 2,
+            OptimizerKind::Sgd => usize::from(config.momentum != 0.0),
+        };
+        let parameters = named
+            .into_iter()
+            .map(|(name, tensor)| {
+                let state = (0..slots).map(|_| tensor.f_zeros_like()).collect::<Result<Vec<_>, _>>()?;
+                let decay = config.decay_norm_and_bias || !is_norm_or_bias(&name);
+                Ok(Parameter { name, tensor, decay, state, lr_scale: 1.0, steps: 0 })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Optimizer { config, parameters, steps: 0 })
+    }
+
+    pub fn steps(&self) -> i64 {
+        self.steps
+    }
+
+    /// Scales the learning rate of the parameters whose names `select` accepts.
+    pub fn set_lr_scale(&mut self, select: impl Fn(&str) -> bool, scale: f64) {
+        for parameter in &mut self.parameters {
+            if select(&parameter.name) {
+                parameter.lr_scale = scale;
+            }
+        }
+    }
+
+    pub fn zero_grad(&mut self) -> Result<()> {
+        for parameter in &self.parameters {
+            let mut grad = parameter.tensor.grad();
+            if grad.defined() {
+                let _ = grad.f_detach_()?.f_zero_()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Scales all gradients so their global L2 norm is at most `max_norm`; returns the norm
+    /// before clipping (as `torch.nn.utils.clip_grad_norm_`).
+    pub fn clip_grad_norm(&mut self, max_norm: f64) -> Result<f64> {
+        let _guard = tch::no_grad_guard();
+        let mut squares = 0.0;
+        for parameter in &self.parameters {
+            let grad = parameter.tensor.grad();
+            if grad.defined() {
+                squares += grad.f_square()?.f_sum(tch::Kind::Double)?.f_double_value(&[])?;
+            }
+        }
+        let norm = squares.sqrt();
+        let factor = max_norm / (norm + 1e-6);
+        if factor < 1.0 {
+            for parameter in &self.parameters {
+                let mut grad = parameter.tensor.grad();
+                if grad.defined() {
+                    let _ = grad.f_mul_scalar_(factor)?;
+                }
+            }
+        }
+        Ok(norm)
+    }
+
+    /// One update with learning rate `lr` from the gradients of the last backward pass.
+    pub fn step(&mut self, lr: f64) -> Result<()> {
+        let _guard = tch::no_grad_guard();
+        self.steps += 1;
+        let config = self.config.clone();
+        for parameter in &mut self.parameters {
+            let grad = parameter.tensor.grad();
+            if !grad.defined() || !parameter.tensor.requires_grad() {
+                continue;
+            }
+            parameter.steps += 1;
+            let step = parameter.steps as f64;
+            let lr = lr * parameter.lr_scale;
+            let weight_decay = if parameter.decay { config.weight_decay } else { 0.0 };
+            let tensor = &mut parameter.tensor;
+            match config.kind {
+                OptimizerKind::Adam | OptimizerKind::AdamW => {
+                    let grad = if config.kind == OptimizerKind::Adam && weight_decay != 0.0 {
+                        grad.f_add(&tensor.f_mul_scalar(weight_decay)?)?
+                    } else {
+                        grad
+                    };
+                    if config.kind == OptimizerKind::AdamW && weight_decay != 0.0 {
+                        let _ = tensor.f_mul_scalar_(1.0 - lr * weight_decay)?;
+                    }
+                    let (beta1, beta2) = config.betas;
+                    let [first, second] = &mut parameter.state[..] else {
+                        return Err(Error::Libtorch("Adam state is missing its moments".into()));
+                    };
+                    let _ = first.f_lerp_(&grad, 1.0 - beta1)?;
+                    let _ = second.f_mul_scalar_(beta2)?.f_addcmul_(&grad, &grad.f_mul_scalar(1.0 - beta2)?)?;
+                    let bias_first = 1.0 - beta1.powf(step);
+                    let bias_second = 1.0 - beta2.powf(step);
+                    let denominator = second.f_sqrt()?.f_div_scalar(bias_second.sqrt())?.f_add_scalar(config.eps)?;
+                    let _ = tensor.f_addcdiv_(&first.f_mul_scalar(-lr / bias_first)?, &denominator)?;
+                }
+                OptimizerKind::Sgd => {
+                    let mut direction = if weight_decay != 0.0 { grad.f_add(&tensor.f_mul_scalar(weight_decay)?)? } else { grad };
+                    if let Some(buffer) = parameter.state.first_mut() {
+                        if parameter.steps == 1 {
+                            buffer.f_copy_(&direction)?;
+                        } else {
+                            let _ = buffer.f_mul_scalar_(config.momentum)?.f_add_(&direction)?;
+                        }
+                        direction = if config.nesterov { direction.f_add(&buffer.f_mul_scalar(config.momentum)?)? } else { buffer.shallow_clone() };
+                    }
+                    let _ = tensor.f_sub_(&direction.f_mul_scalar(lr)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The state to checkpoint: `optimizer.<parameter>.<slot>` tensors on the CPU, and each
+    /// parameter's update count as `optimizer.<parameter>.steps`.
+    pub fn state_tensors(&self) -> Result<Vec<(String, Tensor)>> {
+        let mut named = Vec::new();
+        for parameter in &self.parameters {
+            named.push((format!("optimizer.{}.steps", parameter.name), Tensor::f_from_slice(&[parameter.steps as f32])?));
+            for (slot, tensor) in parameter.state.iter().enumerate() {
+                named.push((format!("optimizer.{}.{slot}", parameter.name), tensor.f_to_device(tch::Device::Cpu)?.f_contiguous()?));
+            }
+        }
+        Ok(named)
+    }
+
+    /// Restores the state written by `state_tensors` and the step count.
+    pub fn load_state(&mut self, named: &HashMap<String, Tensor>, steps: i64) -> Result<()> {
+        let _guard = tch::no_grad_guard();
+        for parameter in &mut self.parameters {
+            let steps_key = format!("optimizer.{}.steps", parameter.name);
+            let saved_steps = named.get(&steps_key).ok_or_else(|| Error::Libtorch(format!("checkpoint lacks {steps_key}")))?;
+            parameter.steps = saved_steps.f_double_value(&[0])? as i64;
+            for (slot, tensor) in parameter.state.iter_mut().enumerate() {
+                let key = format!("optimizer.{}.{slot}", parameter.name);
+                let saved = named.get(&key).ok_or_else(|| Error::Libtorch(format!("checkpoint lacks optimizer state {key}")))?;
+                if saved.size() != tensor.size() {
+                    return Err(Error::Libtorch(format!("checkpoint optimizer state {key} has shape {:?}, expected {:?}", saved.size(), tensor.size())));
+                }
+                tensor.f_copy_(saved)?;
+            }
+        }
+        self.steps = steps;
+        Ok(())
+    }
 }

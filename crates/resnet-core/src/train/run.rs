@@ -1,8 +1,11 @@
-//! The training loop: scan the data, build the network, then per epoch shuffle, train on
-//! batches, validate, and save the model directory atomically (so an abort or crash loses at
-//! most the epoch in progress).
+//! The training loop: scan the data, build the network (or restore a checkpoint), then per
+//! epoch shuffle, train on batches, validate, and save the model directory and a checkpoint
+//! atomically (so an abort or crash loses at most the epoch in progress). Keeps the best
+//! epoch's model in `best/` and stops early when the monitored metric stalls.
+use super::checkpoint::{self, Progress};
 use super::events::{BatchProgress, EpochSummary, TrainEvent, Warning};
-use super::optimizer;
+use super::optimizer::Optimizer;
+use super::schedule::Schedule;
 use crate::config::{DataSource, TrainConfig};
 use crate::data::cache::ImageCache;
 use crate::data::folder::{class_names, scan_split, stratified_split, Sample, Skipped, Split};
@@ -25,6 +28,8 @@ use tch::nn::ModuleT;
 use tch::{Reduction, Tensor};
 
 pub const HISTORY_FILE: &str = "history.json";
+/// The best epoch's model, beside the last epoch's in the output directory.
+pub const BEST_DIR: &str = "best";
 
 /// What a finished run leaves behind.
 #[derive(Debug)]
@@ -34,6 +39,10 @@ pub struct TrainOutcome {
     pub output: PathBuf,
     /// Files that were skipped (not images, or failed to decode), each also reported as a warning.
     pub skipped: usize,
+    /// The best epoch by the monitored metric (its model is in `best/`), if validated.
+    pub best_epoch: Option<usize>,
+    /// Whether early stopping ended the run before `epochs`.
+    pub stopped_early: bool,
 }
 
 /// Trains as `config` says, reporting through `observe`; stops with `Error::Aborted`
@@ -126,29 +135,70 @@ impl<'a> Trainer<'a> {
     }
 
     fn run(mut self, observe: &mut dyn FnMut(TrainEvent), cancel: &AtomicBool) -> Result<TrainOutcome> {
-        let mut optimizer = optimizer::build(self.config.optimizer, &self.model.vs, self.config.learning_rate)?;
-        let mut history = Vec::with_capacity(self.config.epochs);
-        for epoch in 1..=self.config.epochs {
+        let config = self.config;
+        let mut optimizer = Optimizer::new(&self.model.vs, config.optimizer.clone())?;
+        let mut progress = match &config.resume {
+            Some(dir) => {
+                let (progress, state) = checkpoint::restore(dir, &self.model)?;
+                optimizer.load_state(&state, progress.steps)?;
+                progress
+            }
+            None => Progress::start(&self.model),
+        };
+        let steps_per_epoch = self.train_samples.len().div_ceil(config.batch_size).max(1);
+        let schedule = Schedule::new(config.schedule, config.warmup_epochs, steps_per_epoch);
+        let total_steps = steps_per_epoch * config.epochs;
+        let mut stopped_early = false;
+        for epoch in progress.epoch + 1..=config.epochs {
             let started = Instant::now();
-            let training = self.train_epoch(epoch, &mut optimizer, observe, cancel)?;
+            let (training, learning_rate) = self.train_epoch(epoch, &mut optimizer, &schedule, total_steps, observe, cancel)?;
             let validation = self.validate(observe)?;
             let summary = EpochSummary {
                 epoch,
-                epochs: self.config.epochs,
+                epochs: config.epochs,
                 loss: training.mean_loss(),
                 accuracy: training.accuracy(),
                 val_loss: validation.as_ref().map(Tally::mean_loss),
                 val_accuracy: validation.as_ref().map(Tally::accuracy),
                 seconds: started.elapsed().as_secs_f64(),
-                learning_rate: self.config.learning_rate,
+                learning_rate,
             };
-            history.push(summary.clone());
-            self.model.save(&self.config.output)?;
-            let history_json = serde_json::to_string_pretty(&history).unwrap_or_default();
-            write_text_atomically(&self.config.output.join(HISTORY_FILE), &history_json)?;
+            progress.epoch = epoch;
+            progress.steps = optimizer.steps();
+            progress.history.push(summary.clone());
+            let monitored = match config.monitor {
+                crate::config::Monitor::ValLoss => summary.val_loss,
+                crate::config::Monitor::ValAccuracy => summary.val_accuracy,
+            };
+            let improved = progress.record(config.monitor, monitored, config.min_delta);
+            self.save_epoch(&optimizer, &progress, improved)?;
             observe(TrainEvent::Epoch(summary));
+            if config.patience.is_some_and(|patience| progress.epochs_without_improvement >= patience) && epoch < config.epochs {
+                stopped_early = true;
+                break;
+            }
         }
-        Ok(TrainOutcome { model: self.model, history, output: self.config.output.clone(), skipped: self.skipped })
+        Ok(TrainOutcome {
+            model: self.model,
+            best_epoch: progress.best.as_ref().map(|best| best.epoch),
+            history: progress.history,
+            output: config.output.clone(),
+            skipped: self.skipped,
+            stopped_early,
+        })
+    }
+
+    /// The model (and, when it improved, a copy in `best/`), the checkpoint and the history,
+    /// each written atomically; the checkpoint last, so that it never runs ahead of the model.
+    fn save_epoch(&self, optimizer: &Optimizer, progress: &Progress, improved: bool) -> Result<()> {
+        let output = &self.config.output;
+        self.model.save(output)?;
+        if improved {
+            self.model.save(&output.join(BEST_DIR))?;
+        }
+        let history_json = serde_json::to_string_pretty(&progress.history).unwrap_or_default();
+        write_text_atomically(&output.join(HISTORY_FILE), &history_json)?;
+        checkpoint::save(output, &self.model, optimizer, progress)
     }
 
     /// Reports the samples of a batch that failed to decode, once each.
@@ -159,13 +209,16 @@ impl<'a> Trainer<'a> {
         }
     }
 
+    /// One epoch of updates; returns its metrics and the learning rate of its last update.
     fn train_epoch(
         &mut self,
         epoch: usize,
-        optimizer: &mut tch::nn::Optimizer,
+        optimizer: &mut Optimizer,
+        schedule: &Schedule,
+        total_steps: usize,
         observe: &mut dyn FnMut(TrainEvent),
         cancel: &AtomicBool,
-    ) -> Result<Tally> {
+    ) -> Result<(Tally, f64)> {
         let mut order: Vec<usize> = (0..self.train_samples.len()).filter(|i| !self.broken.contains(i)).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         order.shuffle(&mut rng);
@@ -175,6 +228,7 @@ impl<'a> Trainer<'a> {
         let loader =
             BatchLoader::start(samples.clone(), order, self.config.batch_size, self.train_pipeline.clone(), epoch, self.pool.clone());
         let mut tally = Tally::new(self.model.meta.classes.len());
+        let mut learning_rate = schedule.rate(self.config.learning_rate, optimizer.steps() as usize, total_steps);
         let started = Instant::now();
         for (batch_index, batch) in loader.enumerate() {
             if cancel.load(Ordering::Relaxed) {
@@ -189,9 +243,15 @@ impl<'a> Trainer<'a> {
             }
             let input = batch_tensor(&batch, self.config.image_size, &self.model.meta.preprocess, device)?;
             let labels = Tensor::f_from_slice(&batch.labels)?.f_to_device(device)?;
+            learning_rate = schedule.rate(self.config.learning_rate, optimizer.steps() as usize, total_steps);
+            optimizer.zero_grad()?;
             let logits = self.model.net.forward_t(&input, true);
-            let loss = logits.f_cross_entropy_loss::<Tensor>(&labels, None, Reduction::Mean, -100, 0.0)?;
-            optimizer.backward_step(&loss);
+            let loss = logits.f_cross_entropy_loss::<Tensor>(&labels, None, Reduction::Mean, -100, self.config.label_smoothing)?;
+            loss.backward();
+            if let Some(max_norm) = self.config.gradient_clip {
+                optimizer.clip_grad_norm(max_norm)?;
+            }
+            optimizer.step(learning_rate)?;
             tally.add(&logits, &labels)?;
             observe(TrainEvent::Batch(BatchProgress {
                 epoch,
@@ -204,7 +264,7 @@ impl<'a> Trainer<'a> {
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Aborted);
         }
-        Ok(tally)
+        Ok((tally, learning_rate))
     }
 
     /// Validation metrics, or `None` when there are no validation images.

@@ -1,0 +1,37 @@
+// Project side of the Fashion-MNIST accuracy benchmark: trains through the public API (the
+// built dist/, as a user would) with the standard recipe and prints one JSON line per epoch,
+// then {kind: "project", testAccuracy, ...} from model.evaluate on the test folder.
+//
+// usage: node bench/fashion-mnist.mjs --data ROOT --output DIR --epochs E --lr LR
+// ROOT holds train/<class>/ and test/<class>/ (bench/fashion_mnist_folders.py); the test folder
+// is also the per-epoch validation set, as it is on the PyTorch side.
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const resnet = createRequire(import.meta.url)('../dist/index.js');
+const { values: a } = parseArgs({
+  options: { data: { type: 'string' }, output: { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' } },
+});
+const recipe = {
+  arch: 'resnet18', epochs: Number(a.epochs), imageSize: 32, batchSize: 128, learningRate: Number(a.lr),
+  optimizer: 'adam', device: 'cpu', seed: 1, recipe: 'standard', workers: 0,
+};
+
+const started = performance.now();
+const run = resnet.train({ data: a.data, output: a.output, ...recipe });
+run.on('start', (s) => console.log(JSON.stringify({ kind: 'project-start', ...s, classes: s.classes.length })));
+run.on('warning', (w) => console.error(`warning: ${w.message}`));
+run.on('epoch', (e) => console.log(JSON.stringify({ kind: 'project-epoch', ...e })));
+const { model, history } = await run;
+// Wall time of the whole train() call (epochs include the per-epoch test pass and the save).
+const trainSeconds = (performance.now() - started) / 1000;
+
+const t0 = performance.now();
+const ev = await model.evaluate(join(a.data, 'test'));
+console.log(JSON.stringify({
+  kind: 'project', testAccuracy: ev.accuracy, testLoss: ev.loss, testCount: ev.count,
+  trainSeconds: Number(trainSeconds.toFixed(1)), evalSeconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
+  ...recipe, epochs: history.length, runtime: resnet.runtimeInfo(),
+  perClass: ev.perClass.map((c) => ({ class: c.class, recall: Number(c.recall.toFixed(4)) })),
+}));

@@ -1,0 +1,102 @@
+"""PyTorch side of the Fashion-MNIST accuracy benchmark: the project's 'standard' recipe in
+torchvision on the same PNG folders, printing the same JSON shape (kind "pytorch").
+
+usage: fashion_mnist_pytorch.py --data ROOT --epochs E --lr LR
+ROOT holds train/<class>/ and test/<class>/ (bench/fashion_mnist_folders.py). As on the project's
+side, the test folder is evaluated after every epoch, and the final line repeats the last one.
+"""
+import argparse, json, os, time
+
+import torch, torch.nn as nn, torchvision
+import torchvision.transforms as T
+from torch.utils.data import DataLoader
+from torchvision.datasets import ImageFolder
+
+SIZE, BATCH, SEED, WORKERS = 32, 128, 1, 2
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics, as the recipe
+# ImageFolder's default loader converts to RGB, so greyscale PNGs become 3 equal channels, as in
+# the project's decoder. Resizes are bilinear with antialias, the project's filter.
+TRAIN = T.Compose([T.RandomResizedCrop(SIZE, scale=(0.35, 1.0), ratio=(3 / 4, 4 / 3), antialias=True),
+                   T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(MEAN, STD)])
+EVAL = T.Compose([T.Resize(round(SIZE / 0.875), antialias=True), T.CenterCrop(SIZE), T.ToTensor(), T.Normalize(MEAN, STD)])
+
+
+def model():
+    """torchvision's resnet18, re-initialised as the project initialises: torchvision already
+    uses Kaiming-normal(fan_out) convs and BN 1/0, but its fc keeps nn.Linear's uniform default."""
+    net = torchvision.models.resnet18(num_classes=10)
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    nn.init.normal_(net.fc.weight, 0, 0.01)
+    nn.init.zeros_(net.fc.bias)
+    return net
+
+
+def evaluate(net, loader, loss_fn):
+    net.eval()
+    loss = correct = n = 0
+    with torch.no_grad():
+        for x, y in loader:
+            out = net(x)
+            loss += loss_fn(out, y).item() * len(y)
+            correct += (out.argmax(1) == y).sum().item()
+            n += len(y)
+    return loss / n, correct / n, n
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--epochs", type=int, required=True)
+    ap.add_argument("--lr", type=float, required=True)
+    a = ap.parse_args()
+    torch.set_num_threads(os.cpu_count())  # the project's libtorch uses one thread per core too
+    torch.manual_seed(SEED)
+
+    train = ImageFolder(os.path.join(a.data, "train"), TRAIN)
+    test = ImageFolder(os.path.join(a.data, "test"), EVAL)
+    assert train.classes == test.classes
+    # persistent_workers: the workers start once, as the project's decoding threads do.
+    train_dl = DataLoader(train, BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=True)
+    test_dl = DataLoader(test, BATCH, num_workers=WORKERS, persistent_workers=True)
+    net, loss_fn = model(), nn.CrossEntropyLoss()
+    opt = torch.optim.Adam(net.parameters(), lr=a.lr, betas=(0.9, 0.999), weight_decay=0)
+    print(json.dumps({"kind": "pytorch-start", "trainImages": len(train), "validationImages": len(test),
+                      "classes": len(train.classes), "threads": torch.get_num_threads()}), flush=True)
+
+    started = time.perf_counter()
+    for epoch in range(1, a.epochs + 1):
+        t0 = time.perf_counter()
+        net.train()
+        loss_sum = correct = n = 0
+        for x, y in train_dl:
+            out = net(x)
+            loss = loss_fn(out, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(y)
+            correct += (out.argmax(1) == y).sum().item()
+            n += len(y)
+        val_loss, val_acc, _ = evaluate(net, test_dl, loss_fn)
+        print(json.dumps({"kind": "pytorch-epoch", "accuracy": correct / n, "epoch": epoch, "epochs": a.epochs,
+                          "learningRate": a.lr, "loss": loss_sum / n, "seconds": time.perf_counter() - t0,
+                          "valAccuracy": val_acc, "valLoss": val_loss}), flush=True)
+    train_seconds = time.perf_counter() - started
+
+    t0 = time.perf_counter()
+    test_loss, test_acc, count = evaluate(net, test_dl, loss_fn)
+    print(json.dumps({"kind": "pytorch", "testAccuracy": test_acc, "testLoss": test_loss, "testCount": count,
+                      "trainSeconds": round(train_seconds, 1), "evalSeconds": round(time.perf_counter() - t0, 1),
+                      "arch": "resnet18", "imageSize": SIZE, "batchSize": BATCH, "learningRate": a.lr,
+                      "optimizer": "adam", "device": "cpu", "seed": SEED, "recipe": "standard",
+                      "workers": WORKERS, "epochs": a.epochs, "torch": torch.__version__,
+                      "torchvision": torchvision.__version__}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
