@@ -118,5 +118,23 @@ test('evaluate agrees with the last epoch validation accuracy', async (t) => {
   t.is(evaluation.top5, 1)
   t.is(evaluation.perClass.length, 3)
   t.is(evaluation.confusion.flat().reduce((a, b) => a + b, 0), 45)
+  const mistakes = 45 - evaluation.confusion.reduce((sum, row, i) => sum + row[i], 0)
+  t.is(evaluation.mostConfused.reduce((sum, pair) => sum + pair.count, 0), mistakes)
   t.deepEqual(evaluation.skipped, [])
+})
+
+test('resume continues a run from its last epoch, into the same directory', async (t) => {
+  const first = await resnet.train({ data, output: join(work, 'resumable'), arch: 'resnet18', epochs: 1, imageSize: 32, batchSize: 16, device: 'cpu', schedule: 'cosine', optimizer: 'adamw' })
+  const epochs = []
+  const run = resnet.train({ data, resume: first.output, arch: 'resnet18', epochs: 2, imageSize: 32, batchSize: 16, device: 'cpu', schedule: 'cosine', optimizer: 'adamw' })
+  run.on('epoch', (e) => epochs.push(e.epoch))
+  const second = await run
+  t.deepEqual(epochs, [2])
+  t.is(second.output, first.output)
+  t.is(second.history.length, 2)
+  t.deepEqual(second.history[0], first.history[0])
+  t.true(second.bestEpoch === 1 || second.bestEpoch === 2)
+  const mismatch = await t.throwsAsync(resnet.train({ data, resume: first.output, arch: 'resnet34', epochs: 3, imageSize: 32, device: 'cpu' }))
+  t.is(mismatch.code, 'ERR_INVALID_OPTION')
+  t.regex(mismatch.message, /resnet34.*checkpoint.*resnet18/)
 })

@@ -52,6 +52,16 @@ async function runTrain(flags: Record<string, unknown>): Promise<void> {
     output: flags.output as string | undefined,
     seed: flags.seed as number | undefined,
     resize: flags.resize as TrainOptions['resize'],
+    recipe: flags.recipe as TrainOptions['recipe'],
+    validationSplit: flags.validationSplit as number | undefined,
+    cache: flags.cache as TrainOptions['cache'],
+    weightDecay: flags.weightDecay as number | undefined,
+    schedule: flags.schedule as TrainOptions['schedule'],
+    warmupEpochs: flags.warmupEpochs as number | undefined,
+    labelSmoothing: flags.labelSmoothing as number | undefined,
+    monitor: flags.monitor as TrainOptions['monitor'],
+    patience: flags.patience as number | undefined,
+    resume: flags.resume as string | undefined,
     signal: controller.signal,
   }
   for (const key of Object.keys(options) as (keyof TrainOptions)[]) if (options[key] === undefined) delete options[key]
@@ -86,8 +96,12 @@ async function runTrain(flags: Record<string, unknown>): Promise<void> {
   }
   try {
     const result = await run
-    if (json) console.log(JSON.stringify({ output: result.output, history: result.history, skipped: result.skipped }))
-    else console.log(`Model saved in ${result.output}`)
+    const { model: _model, ...summary } = result
+    if (json) console.log(JSON.stringify(summary))
+    else {
+      const best = result.bestEpoch === null ? '' : ` (best epoch ${result.bestEpoch} in ${result.output}/best)`
+      console.log(`Model saved in ${result.output}${best}${result.stoppedEarly ? '; stopped early' : ''}`)
+    }
   } catch (error) {
     bar.stop()
     fail(error, json)
@@ -101,6 +115,10 @@ async function runEvaluate(flags: Record<string, unknown>): Promise<void> {
     if (json) return console.log(JSON.stringify(result))
     console.log(`${result.count} images: loss ${result.loss.toFixed(4)}  top-1 ${percent(result.accuracy)}  top-5 ${percent(result.top5)}`)
     console.table(result.perClass.map((c) => ({ class: c.class, precision: c.precision.toFixed(3), recall: c.recall.toFixed(3), f1: c.f1.toFixed(3), support: c.support })))
+    if (result.mostConfused.length) {
+      console.log('Most confused (actual -> predicted):')
+      for (const pair of result.mostConfused) console.log(`  ${pair.actual} -> ${pair.predicted}: ${pair.count}`)
+    }
     for (const skip of result.skipped) console.warn(`skipped ${skip.path}: ${skip.reason}`)
   } catch (error) {
     fail(error, json)
@@ -129,15 +147,25 @@ program
   .description('Train a ResNet on a folder holding train/ and test/ (or val/) class folders.')
   .requiredOption('--data <dir>', 'dataset root holding train/ and test/ (or val/)')
   .option('--arch <name>', 'resnet18 | resnet34 | resnet50 | resnet101 | resnet152 (default resnet34)')
+  .option('--optimizer <name>', 'adam | adamw | sgd (default adam)')
   .option('--epochs <n>', 'epochs to train (default 10)', integer)
   .option('--batch-size <n>', 'images per batch (default 64)', integer)
   .option('--learning-rate <lr>', 'learning rate (default 0.005)', decimal)
-  .option('--optimizer <name>', 'adam | adamw | sgd (default adam)')
   .option('--image-size <px>', 'side of the square input (default 256)', integer)
   .option('--device <name>', 'auto | cpu | cuda | cuda:N (default auto)')
   .option('--output <dir>', 'directory for the model and history (default runs/<arch>-<time>)')
   .option('--seed <n>', 'random seed (default 42)', integer)
-  .option('--resize <mode>', 'stretch | crop (default stretch)')
+  .option('--recipe <name>', 'standard (random crop + flip, ImageNet stats) | notebook (default standard)')
+  .option('--resize <mode>', 'stretch | crop: overrides the recipe')
+  .option('--validation-split <fraction>', 'hold out this fraction of each class when --data is one folder of classes', decimal)
+  .option('--cache <mode>', 'auto | memory | off: keep decoded images between epochs (default auto)')
+  .option('--weight-decay <n>', 'weight decay (default 0; adamw 0.01)', decimal)
+  .option('--schedule <name>', 'constant | cosine | onecycle (default constant)')
+  .option('--warmup-epochs <n>', 'linear warm-up epochs (default 0)', decimal)
+  .option('--label-smoothing <n>', 'cross-entropy label smoothing (default 0)', decimal)
+  .option('--monitor <metric>', 'valLoss | valAccuracy: picks the best epoch (default valLoss)')
+  .option('--patience <n>', 'stop after this many epochs without improvement', integer)
+  .option('--resume <dir>', "continue a previous run from its last completed epoch")
   .option('--json', 'print the result as JSON instead of progress')
   .action((flags) => runTrain(flags))
 

@@ -170,6 +170,8 @@ export interface Evaluation {
   perClass: ClassMetrics[]
   /** confusion[true][predicted] */
   confusion: number[][]
+  /** The most frequent mistakes, most frequent first (at most 10). */
+  mostConfused: { actual: string; predicted: string; count: number }[]
   skipped: { path: string; reason: string }[]
 }
 

@@ -13,6 +13,17 @@ pub struct ClassMetrics {
     pub support: u64,
 }
 
+/// How often one class was taken for another.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Confusion {
+    pub actual: String,
+    pub predicted: String,
+    pub count: u64,
+}
+
+/// Pairs listed in `Evaluation::most_confused`.
+const MOST_CONFUSED: usize = 10;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Evaluation {
@@ -23,6 +34,8 @@ pub struct Evaluation {
     pub per_class: Vec<ClassMetrics>,
     /// `confusion[true][predicted]`.
     pub confusion: Vec<Vec<u64>>,
+    /// The largest off-diagonal cells of the confusion matrix, most frequent first.
+    pub most_confused: Vec<Confusion>,
 }
 
 /// Running sums over the batches of one pass.
@@ -96,7 +109,28 @@ impl Tally {
             count: self.count,
             per_class,
             confusion: self.confusion.clone(),
+            most_confused: self.most_confused(class_names),
         }
+    }
+
+    fn most_confused(&self, class_names: &[String]) -> Vec<Confusion> {
+        let mut pairs: Vec<Confusion> = self
+            .confusion
+            .iter()
+            .enumerate()
+            .flat_map(|(actual, row)| {
+                row.iter().enumerate().filter(move |&(predicted, &count)| predicted != actual && count > 0).map(
+                    move |(predicted, &count)| Confusion {
+                        actual: class_names[actual].clone(),
+                        predicted: class_names[predicted].clone(),
+                        count,
+                    },
+                )
+            })
+            .collect();
+        pairs.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.actual.cmp(&b.actual)).then_with(|| a.predicted.cmp(&b.predicted)));
+        pairs.truncate(MOST_CONFUSED);
+        pairs
     }
 }
 
