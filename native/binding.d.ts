@@ -112,6 +112,8 @@ export interface NativeTrainOptions {
   std?: Array<number>
   /** false turns the recipe's training augmentation off. */
   augment?: boolean
+  /** Random-resized-crop area range, [min, max] fractions of the image. @default [0.35, 1] */
+  cropScale?: Array<number>
   /** "auto" | "memory" | "off". @default "auto" (a quarter of the available memory) */
   cache?: string
   /** Bound of the "memory" cache in bytes. @default half the available memory */

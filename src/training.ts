@@ -16,7 +16,7 @@ export interface TrainResult extends TrainResultSummary {
 const KNOWN_OPTIONS = [
   'data', 'validationSplit', 'arch', 'epochs', 'batchSize', 'learningRate', 'optimizer', 'imageSize',
   'device', 'output', 'seed', 'signal', 'recipe', 'resize', 'mean', 'std', 'augment', 'cache',
-  'cacheBytes', 'workers', 'weightDecay', 'decayNormAndBias', 'momentum', 'nesterov', 'schedule',
+  'cacheBytes', 'workers', 'cropScale', 'weightDecay', 'decayNormAndBias', 'momentum', 'nesterov', 'schedule',
   'warmupEpochs', 'labelSmoothing', 'gradientClip', 'monitor', 'patience', 'minDelta', 'resume',
 ] as const
 
@@ -67,6 +67,7 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
     mean: check.triple('mean', options.mean),
     std: check.triple('std', options.std),
     augment: check.boolean('augment', options.augment),
+    cropScale: check.fractionRange('cropScale', options.cropScale),
     cache: check.oneOf('cache', options.cache, ['auto', 'memory', 'off'] as const),
     cacheBytes: check.integer('cacheBytes', options.cacheBytes, 0, Number.MAX_SAFE_INTEGER),
     workers: check.integer('workers', options.workers, 0, 1024),

@@ -75,6 +75,9 @@ export interface TrainOptions {
   std?: [number, number, number]
   /** false turns the recipe's training augmentation off. @default true */
   augment?: boolean
+  /** Random-resized-crop area range as fractions of the image (with augmentation on).
+   *  @default [0.35, 1] */
+  cropScale?: [number, number]
   /** Keep decoded images in memory so epochs after the first skip decoding.
    *  'auto' uses up to a quarter of the available memory. @default 'auto' */
   cache?: CacheMode

@@ -42,6 +42,15 @@ export function numberFrom(name: string, value: unknown, min: number, max: numbe
   return value
 }
 
+/** [min, max] with 0 < min <= max <= 1. */
+export function fractionRange(name: string, value: unknown): number[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value) || value.length !== 2 || !value.every((v) => typeof v === 'number' && Number.isFinite(v)) || !(value[0] > 0 && value[0] <= value[1] && value[1] <= 1)) {
+    invalid('[min, max] with 0 < min <= max <= 1', name, value)
+  }
+  return value
+}
+
 export function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {

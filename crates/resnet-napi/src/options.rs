@@ -69,6 +69,8 @@ pub struct NativeTrainOptions {
     pub std: Option<Vec<f64>>,
     /// false turns the recipe's training augmentation off.
     pub augment: Option<bool>,
+    /// Random-resized-crop area range, [min, max] fractions of the image. @default [0.35, 1]
+    pub crop_scale: Option<Vec<f64>>,
     /// "auto" | "memory" | "off". @default "auto" (a quarter of the available memory)
     pub cache: Option<String>,
     /// Bound of the "memory" cache in bytes. @default half the available memory
@@ -123,6 +125,12 @@ impl TryFrom<NativeTrainOptions> for TrainConfig {
         override_preprocess(&mut preprocess, options.resize, options.mean, options.std)?;
         config.preprocess = preprocess;
         config.augment = if options.augment == Some(false) { Augment::none() } else { augment };
+        if let Some(scale) = options.crop_scale {
+            match scale[..] {
+                [low, high] => config.augment.crop_scale = Some([low as f32, high as f32]),
+                _ => return Err(invalid_option(format!("Expected [min, max] for cropScale but received {} number(s)", scale.len()))),
+            }
+        }
         config.cache = cache_mode(options.cache.as_deref(), options.cache_bytes)?;
         config.validate().map_err(crate::errors::to_napi)?;
         Ok(config)
