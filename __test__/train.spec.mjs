@@ -138,3 +138,27 @@ test('resume continues a run from its last epoch, into the same directory', asyn
   t.is(mismatch.code, 'ERR_INVALID_OPTION')
   t.regex(mismatch.message, /resnet34.*checkpoint.*resnet18/)
 })
+
+test('embed gives the pooled features; 200 concurrent predicts agree; dispose frees the model', async (t) => {
+  const model = await resnet.loadModel(output, { device: 'cpu' })
+  const path = join(data, 'test', 'square', 'square-002.jpg')
+  const [one, again] = await Promise.all([model.embed(path), model.embed(readFileSync(path))])
+  t.true(one instanceof Float32Array)
+  t.is(one.length, 512)
+  t.deepEqual(one, again)
+  t.true(one.some((value) => value !== 0))
+  const batch = await model.embed([path, join(data, 'test', 'disc', 'disc-002.jpg')])
+  // Batched convolutions may round differently in the last bits.
+  t.true(batch[0].every((value, i) => Math.abs(value - one[i]) < 1e-4))
+
+  const inputs = ['disc', 'square', 'stripes'].map((kind) => join(data, 'test', kind, `${kind}-003.jpg`))
+  const expected = await model.predict(inputs, { topK: 2 })
+  const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => model.predict(inputs[i % 3], { topK: 2 })))
+  answers.forEach((answer, i) => t.deepEqual(answer, expected[i % 3]))
+
+  model.dispose()
+  const error = await t.throwsAsync(model.predict(path))
+  t.is(error.code, 'ERR_INVALID_OPTION')
+  t.regex(error.message, /dispose/)
+  t.is(model.classes.length, 3)
+})

@@ -23,7 +23,7 @@ const run = resnet.train({ data: a.data, output: a.output, ...recipe });
 run.on('start', (s) => console.log(JSON.stringify({ kind: 'project-start', ...s, classes: s.classes.length })));
 run.on('warning', (w) => console.error(`warning: ${w.message}`));
 run.on('epoch', (e) => console.log(JSON.stringify({ kind: 'project-epoch', ...e })));
-const { model, history } = await run;
+const { model, history, bestEpoch } = await run;
 // Wall time of the whole train() call (epochs include the per-epoch test pass and the save).
 const trainSeconds = (performance.now() - started) / 1000;
 
@@ -32,6 +32,6 @@ const ev = await model.evaluate(join(a.data, 'test'));
 console.log(JSON.stringify({
   kind: 'project', testAccuracy: ev.accuracy, testLoss: ev.loss, testCount: ev.count,
   trainSeconds: Number(trainSeconds.toFixed(1)), evalSeconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
-  ...recipe, epochs: history.length, runtime: resnet.runtimeInfo(),
+  ...recipe, epochs: history.length, bestEpoch, runtime: resnet.runtimeInfo(),
   perClass: ev.perClass.map((c) => ({ class: c.class, recall: Number(c.recall.toFixed(4)) })),
 }));

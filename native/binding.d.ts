@@ -12,7 +12,15 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeModel {
   /** The model's `model.json`, as JSON text. */
   get metaJson(): string
+  /** "cpu" or "cuda:N"; "disposed" after `dispose`. */
   get device(): string
+  /**
+   * Frees the weights (CPU or GPU memory) now rather than at garbage collection. Calls in
+   * flight finish first; later calls fail with ERR_INVALID_OPTION.
+   */
+  dispose(): void
+  /** The pooled features before the classifier for each input. */
+  embed(inputs: Array<string | Buffer>): Promise<Float32Array[]>
   /** Top-k predictions for each input (a path or an encoded image buffer). */
   predict(inputs: Array<string | Buffer>, topK: number): Promise<NativePrediction[][]>
   /** Metrics on a folder, as JSON text; skipped files are listed in it. */

@@ -47,14 +47,24 @@ export class Model {
   async predict(input: ImageInput | ImageInput[], options: PredictOptions = {}): Promise<Prediction[] | Prediction[][]> {
     knownKeys('predict options', options, ['topK'])
     const topK = integer('topK', options.topK, 1, 1_000_000) ?? 5
-    const inputs = Array.isArray(input) ? input : [input]
-    inputs.forEach((item, index) => {
-      if (typeof item === 'string' ? item.length === 0 : !Buffer.isBuffer(item)) {
-        invalid('a file path or a Buffer', Array.isArray(input) ? `input[${index}]` : 'input', item)
-      }
-    })
+    const inputs = checkInputs(input)
     const ranked = await native(this.#native.predict(inputs, topK))
     return Array.isArray(input) ? ranked : ranked[0]
+  }
+
+  /** The pooled features before the classifier (512 numbers for resnet18/34, 2048 for the
+   *  deeper ones) for one image, or for each of several: for similarity search. */
+  embed(input: ImageInput): Promise<Float32Array>
+  embed(input: ImageInput[]): Promise<Float32Array[]>
+  async embed(input: ImageInput | ImageInput[]): Promise<Float32Array | Float32Array[]> {
+    const inputs = checkInputs(input)
+    const embeddings = await native(this.#native.embed(inputs))
+    return Array.isArray(input) ? embeddings : embeddings[0]
+  }
+
+  /** Frees the model's native memory now; later calls fail with ERR_INVALID_OPTION. */
+  dispose(): void {
+    this.#native.dispose()
   }
 
   /** Loss, accuracy, top-5, per-class metrics and the confusion matrix on a folder of class
@@ -71,6 +81,17 @@ export class Model {
     nonEmptyString('dir', dir)
     await native(this.#native.save(dir))
   }
+}
+
+/** The inputs as a list, each a non-empty path or a Buffer. */
+function checkInputs(input: ImageInput | ImageInput[]): ImageInput[] {
+  const inputs = Array.isArray(input) ? input : [input]
+  inputs.forEach((item, index) => {
+    if (typeof item === 'string' ? item.length === 0 : !Buffer.isBuffer(item)) {
+      invalid('a file path or a Buffer', Array.isArray(input) ? `input[${index}]` : 'input', item)
+    }
+  })
+  return inputs
 }
 
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {

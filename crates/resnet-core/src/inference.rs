@@ -70,6 +70,22 @@ impl SavedModel {
         Ok(results)
     }
 
+    /// The pooled features before the classifier (512 or 2048 numbers per input), for
+    /// similarity search. Inputs are prepared exactly as for `predict`.
+    pub fn embed(&self, inputs: &[ImageInput]) -> Result<Vec<Vec<f32>>> {
+        let mut embeddings = Vec::with_capacity(inputs.len());
+        for (chunk_index, chunk) in inputs.chunks(PREDICT_BATCH).enumerate() {
+            let pixels = self.decode_inputs(chunk, chunk_index * PREDICT_BATCH)?;
+            let _guard = tch::no_grad_guard();
+            let input = to_input_tensor(&pixels, chunk.len(), self.meta.image_size, &self.meta.preprocess, self.device())?;
+            let features = self.net.features_t(&input, false).f_to_device(tch::Device::Cpu)?.f_contiguous()?;
+            let width = self.net.feature_width() as usize;
+            let flat = Vec::<f32>::try_from(features.f_flatten(0, -1)?)?;
+            embeddings.extend(flat.chunks_exact(width).map(<[f32]>::to_vec));
+        }
+        Ok(embeddings)
+    }
+
     /// Softmax probabilities `[n, classes]` on the CPU for `n` preprocessed images.
     fn probabilities(&self, pixels: &[u8], count: usize) -> Result<Tensor> {
         let _guard = tch::no_grad_guard();

@@ -65,3 +65,46 @@ fn missing_directory_and_bad_json_are_model_file_errors() {
     assert_eq!(invalid.code(), "ERR_MODEL_FILE");
     assert!(invalid.to_string().contains("model.json"), "{invalid}");
 }
+
+fn assert_model_file_error(dir: &std::path::Path, expected: &str) {
+    let error = SavedModel::load(dir, Device::Cpu).unwrap_err();
+    assert_eq!(error.code(), "ERR_MODEL_FILE", "{error}");
+    assert!(error.to_string().contains(expected), "expected {expected:?} in: {error}");
+    assert!(error.to_string().contains(&dir.display().to_string()), "the path is named: {error}");
+}
+
+#[test]
+fn hostile_weight_files_are_model_file_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    model(2).save(dir.path()).unwrap();
+    let weights = dir.path().join(WEIGHTS_FILE);
+    // A header length far past the end of the file.
+    let mut past_end = 1_000_000u64.to_le_bytes().to_vec();
+    past_end.extend_from_slice(b"{}");
+    std::fs::write(&weights, &past_end).unwrap();
+    assert_model_file_error(dir.path(), "not a valid safetensors file");
+    // A header that is not JSON.
+    let mut bad_json = 5u64.to_le_bytes().to_vec();
+    bad_json.extend_from_slice(b"{abc}");
+    std::fs::write(&weights, &bad_json).unwrap();
+    assert_model_file_error(dir.path(), "not a valid safetensors file");
+    // The right names and shapes in float64.
+    let doubles: Vec<(String, Tensor)> = model(2).vs.variables().into_iter().map(|(name, t)| (name, t.to_kind(Kind::Double))).collect();
+    Tensor::write_safetensors(&doubles, &weights).unwrap();
+    assert_model_file_error(dir.path(), "float32");
+    // No weights file at all.
+    std::fs::remove_file(&weights).unwrap();
+    assert_model_file_error(dir.path(), "cannot read weights");
+}
+
+#[test]
+fn unknown_arch_and_missing_model_json_are_model_file_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    model(2).save(dir.path()).unwrap();
+    let meta = dir.path().join("model.json");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, text.replace("\"resnet18\"", "\"resnet20\"")).unwrap();
+    assert_model_file_error(dir.path(), "resnet20");
+    std::fs::remove_file(&meta).unwrap();
+    assert_model_file_error(dir.path(), "cannot read model.json");
+}

@@ -7,20 +7,34 @@ use resnet_core::{device::parse_device, ImageInput, SavedModel};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// The native model; `None` once disposed.
+type Shared = Arc<Mutex<Option<SavedModel>>>;
+
 #[napi]
 pub struct NativeModel {
-    inner: Arc<Mutex<SavedModel>>,
+    inner: Shared,
+    /// model.json as it was at load time, still readable after `dispose`.
+    meta_json: String,
 }
 
 impl NativeModel {
     pub fn wrap(model: SavedModel) -> Self {
-        NativeModel { inner: Arc::new(Mutex::new(model)) }
+        let meta_json = model.meta.to_json();
+        NativeModel { inner: Arc::new(Mutex::new(Some(model))), meta_json }
     }
 }
 
-/// A panic while the lock was held leaves nothing half-updated that inference relies on.
-fn lock(model: &Mutex<SavedModel>) -> MutexGuard<'_, SavedModel> {
-    model.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Runs `work` on the model, or fails with ERR_INVALID_OPTION after `dispose`. A panic while
+/// the lock was held leaves nothing half-updated that inference relies on, so a poisoned
+/// lock is still used.
+fn with_model<T>(model: &Shared, work: impl FnOnce(&SavedModel) -> resnet_core::Result<T>) -> Result<T> {
+    guarded(|| {
+        let guard: MutexGuard<'_, Option<SavedModel>> = model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match guard.as_ref() {
+            Some(model) => work(model),
+            None => Err(resnet_core::Error::InvalidOption("Expected a model that is not disposed but received one after dispose()".into())),
+        }
+    })
 }
 
 #[napi(object)]
@@ -35,25 +49,33 @@ impl NativeModel {
     /// The model's `model.json`, as JSON text.
     #[napi(getter)]
     pub fn meta_json(&self) -> String {
-        lock(&self.inner).meta.to_json()
+        self.meta_json.clone()
     }
 
+    /// "cpu" or "cuda:N"; "disposed" after `dispose`.
     #[napi(getter)]
     pub fn device(&self) -> String {
-        resnet_core::device::device_name(lock(&self.inner).device())
+        with_model(&self.inner, |model| Ok(resnet_core::device::device_name(model.device()))).unwrap_or_else(|_| "disposed".into())
+    }
+
+    /// Frees the weights (CPU or GPU memory) now rather than at garbage collection. Calls in
+    /// flight finish first; later calls fail with ERR_INVALID_OPTION.
+    #[napi]
+    pub fn dispose(&self) {
+        let mut guard = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.take();
+    }
+
+    /// The pooled features before the classifier for each input.
+    #[napi(ts_return_type = "Promise<Float32Array[]>")]
+    pub fn embed(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<EmbedTask> {
+        AsyncTask::new(EmbedTask { model: self.inner.clone(), inputs: image_inputs(inputs) })
     }
 
     /// Top-k predictions for each input (a path or an encoded image buffer).
     #[napi(ts_return_type = "Promise<NativePrediction[][]>")]
     pub fn predict(&self, inputs: Vec<Either<String, Buffer>>, top_k: u32) -> AsyncTask<PredictTask> {
-        let inputs = inputs
-            .into_iter()
-            .map(|input| match input {
-                Either::A(path) => ImageInput::Path(PathBuf::from(path)),
-                Either::B(buffer) => ImageInput::Bytes(buffer.to_vec()),
-            })
-            .collect();
-        AsyncTask::new(PredictTask { model: self.inner.clone(), inputs, top_k: top_k as usize })
+        AsyncTask::new(PredictTask { model: self.inner.clone(), inputs: image_inputs(inputs), top_k: top_k as usize })
     }
 
     /// Metrics on a folder, as JSON text; skipped files are listed in it.
@@ -66,6 +88,17 @@ impl NativeModel {
     pub fn save(&self, dir: String) -> AsyncTask<SaveTask> {
         AsyncTask::new(SaveTask { model: self.inner.clone(), dir: dir.into() })
     }
+}
+
+/// Paths stay paths; buffers are copied, as the work runs off the JavaScript thread.
+fn image_inputs(inputs: Vec<Either<String, Buffer>>) -> Vec<ImageInput> {
+    inputs
+        .into_iter()
+        .map(|input| match input {
+            Either::A(path) => ImageInput::Path(PathBuf::from(path)),
+            Either::B(buffer) => ImageInput::Bytes(buffer.to_vec()),
+        })
+        .collect()
 }
 
 /// Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N").
@@ -92,8 +125,26 @@ impl Task for LoadTask {
     }
 }
 
+pub struct EmbedTask {
+    model: Shared,
+    inputs: Vec<ImageInput>,
+}
+
+impl Task for EmbedTask {
+    type Output = Vec<Vec<f32>>;
+    type JsValue = Vec<Float32Array>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        with_model(&self.model, |model| model.embed(&self.inputs))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        Ok(output.into_iter().map(Float32Array::new).collect())
+    }
+}
+
 pub struct PredictTask {
-    model: Arc<Mutex<SavedModel>>,
+    model: Shared,
     inputs: Vec<ImageInput>,
     top_k: usize,
 }
@@ -103,7 +154,7 @@ impl Task for PredictTask {
     type JsValue = Vec<Vec<NativePrediction>>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        let ranked = guarded(|| lock(&self.model).predict(&self.inputs, self.top_k))?;
+        let ranked = with_model(&self.model, |model| model.predict(&self.inputs, self.top_k))?;
         Ok(ranked
             .into_iter()
             .map(|predictions| {
@@ -121,7 +172,7 @@ impl Task for PredictTask {
 }
 
 pub struct EvaluateTask {
-    model: Arc<Mutex<SavedModel>>,
+    model: Shared,
     dir: PathBuf,
     batch_size: usize,
 }
@@ -132,9 +183,8 @@ impl Task for EvaluateTask {
 
     fn compute(&mut self) -> Result<String> {
         let mut skipped = Vec::new();
-        let evaluation = guarded(|| {
-            lock(&self.model).evaluate_dir(&self.dir, self.batch_size, 0, &mut |skip| skipped.push(skip))
-        })?;
+        let evaluation =
+            with_model(&self.model, |model| model.evaluate_dir(&self.dir, self.batch_size, 0, &mut |skip| skipped.push(skip)))?;
         let skipped: Vec<serde_json::Value> = skipped
             .into_iter()
             .map(|skip| serde_json::json!({ "path": skip.path.display().to_string(), "reason": skip.reason }))
@@ -150,7 +200,7 @@ impl Task for EvaluateTask {
 }
 
 pub struct SaveTask {
-    model: Arc<Mutex<SavedModel>>,
+    model: Shared,
     dir: PathBuf,
 }
 
@@ -159,7 +209,7 @@ impl Task for SaveTask {
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
-        guarded(|| lock(&self.model).save(&self.dir))
+        with_model(&self.model, |model| model.save(&self.dir))
     }
 
     fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
