@@ -152,7 +152,7 @@ test('embed gives the pooled features; 200 concurrent predicts agree; dispose fr
   t.true(batch[0].every((value, i) => Math.abs(value - one[i]) < 1e-4))
 
   const inputs = ['disc', 'square', 'stripes'].map((kind) => join(data, 'test', kind, `${kind}-003.jpg`))
-  const expected = await model.predict(inputs, { topK: 2 })
+  const expected = await Promise.all(inputs.map((input) => model.predict(input, { topK: 2 })))
   const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => model.predict(inputs[i % 3], { topK: 2 })))
   answers.forEach((answer, i) => t.deepEqual(answer, expected[i % 3]))
 
