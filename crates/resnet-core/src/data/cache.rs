@@ -16,6 +16,11 @@ const AUTO_FALLBACK_BYTES: u64 = 2 << 30;
 
 pub struct ImageCache {
     slots: Vec<OnceLock<Arc<RgbImage>>>,
+    budget: Arc<Budget>,
+}
+
+/// Bytes in use against a limit, shared by the caches of one run (training and validation).
+struct Budget {
     used: AtomicU64,
     limit: u64,
 }
@@ -30,7 +35,13 @@ impl ImageCache {
             CacheMode::Memory(None) => share_of_available(MEMORY_SHARE),
             CacheMode::Auto => share_of_available(AUTO_SHARE),
         };
-        Some(Arc::new(ImageCache { slots: (0..len).map(|_| OnceLock::new()).collect(), used: AtomicU64::new(0), limit }))
+        let budget = Arc::new(Budget { used: AtomicU64::new(0), limit });
+        Some(Arc::new(ImageCache { slots: (0..len).map(|_| OnceLock::new()).collect(), budget }))
+    }
+
+    /// A cache for another `len` samples drawing on this one's byte budget.
+    pub fn sibling(&self, len: usize) -> Arc<ImageCache> {
+        Arc::new(ImageCache { slots: (0..len).map(|_| OnceLock::new()).collect(), budget: self.budget.clone() })
     }
 
     pub fn get(&self, index: usize) -> Option<Arc<RgbImage>> {
@@ -41,21 +52,23 @@ impl ImageCache {
     pub fn offer(&self, index: usize, image: &Arc<RgbImage>) {
         let Some(slot) = self.slots.get(index) else { return };
         let bytes = image.as_raw().len() as u64;
-        if self.used.fetch_add(bytes, Ordering::Relaxed) + bytes > self.limit {
-            self.used.fetch_sub(bytes, Ordering::Relaxed);
+        let budget = &self.budget;
+        if budget.used.fetch_add(bytes, Ordering::Relaxed) + bytes > budget.limit {
+            budget.used.fetch_sub(bytes, Ordering::Relaxed);
             return;
         }
         if slot.set(image.clone()).is_err() {
-            self.used.fetch_sub(bytes, Ordering::Relaxed); // another thread filled it first
+            budget.used.fetch_sub(bytes, Ordering::Relaxed); // another thread filled it first
         }
     }
 
+    /// Bytes held by all the caches sharing this one's budget.
     pub fn bytes_used(&self) -> u64 {
-        self.used.load(Ordering::Relaxed)
+        self.budget.used.load(Ordering::Relaxed)
     }
 
     pub fn limit(&self) -> u64 {
-        self.limit
+        self.budget.limit
     }
 }
 

@@ -106,20 +106,18 @@ impl<'a> Trainer<'a> {
         });
         // On the CPU the loader's threads also normalise; a GPU gets uint8 and normalises itself.
         let normalise = (device == tch::Device::Cpu).then(|| config.preprocess.clone());
+        // One byte budget for both splits' caches.
+        let train_cache = ImageCache::new(train_split.samples.len(), config.cache);
+        let validation_cache = train_cache.as_ref().map(|cache| cache.sibling(validation_split.samples.len()));
         let train_pipeline = Pipeline {
             image_size: config.image_size,
             eval_mode: config.preprocess.resize,
             augment: Some(augment),
             seed: config.seed,
-            cache: ImageCache::new(train_split.samples.len(), config.cache),
+            cache: train_cache,
             normalise: normalise.clone(),
         };
-        let validation_pipeline = Pipeline::evaluation(
-            config.image_size,
-            config.preprocess.resize,
-            ImageCache::new(validation_split.samples.len(), config.cache),
-            normalise,
-        );
+        let validation_pipeline = Pipeline::evaluation(config.image_size, config.preprocess.resize, validation_cache, normalise);
         Ok(Trainer {
             config,
             model,
