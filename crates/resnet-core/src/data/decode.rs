@@ -11,6 +11,9 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 use std::io::Cursor;
 use std::path::Path;
 
+/// Why a file whose leading bytes match no decoder is refused.
+pub const NOT_AN_IMAGE: &str = "not an image: its leading bytes match no supported format (JPEG, PNG, GIF, WebP, BMP, TIFF)";
+
 /// Largest accepted width or height; a header claiming more is refused before decoding.
 pub const MAX_SIDE: u32 = 20_000;
 /// Largest allocation the decoder may make for one image.
@@ -37,7 +40,7 @@ pub fn decode_bytes(bytes: &[u8], min_side: u32) -> Result<RgbImage, String> {
             None => decode_any(bytes),
         },
         Ok(_) => decode_any(bytes),
-        Err(_) => Err("not an image: its leading bytes match no supported format (JPEG, PNG, GIF, WebP, BMP, TIFF)".into()),
+        Err(_) => Err(NOT_AN_IMAGE.into()),
     }
 }
 

@@ -115,9 +115,7 @@ fn sniff(path: &Path) -> std::result::Result<(), String> {
     if filled == 0 {
         return Err("empty file (0 bytes)".into());
     }
-    image::guess_format(&head[..filled])
-        .map(|_| ())
-        .map_err(|_| "not an image: its leading bytes match no supported format (JPEG, PNG, GIF, WebP, BMP, TIFF)".into())
+    image::guess_format(&head[..filled]).map(|_| ()).map_err(|_| super::decode::NOT_AN_IMAGE.to_string())
 }
 
 /// Splits `samples` per class: a seeded shuffle of each class, of which

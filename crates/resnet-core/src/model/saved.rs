@@ -9,6 +9,11 @@ use crate::fsutil::{ensure_writable_dir, write_text_atomically};
 use std::path::Path;
 use tch::{nn::VarStore, Device};
 
+/// libtorch's random generator is global to the process: seeding and initialising a network
+/// happen under this lock, so that a run elsewhere in the process (another training, another
+/// test) cannot draw from the generator in between and change the weights a seed gives.
+static SEEDED_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const META_FILE: &str = "model.json";
 
@@ -35,6 +40,21 @@ impl SavedModel {
         let vs = VarStore::new(device);
         let net = ResNet::new(&vs.root(), arch, classes.len() as i64);
         Ok(SavedModel { vs, net, meta: ModelMeta::new(arch, classes, image_size, preprocess, train) })
+    }
+
+    /// `new` with libtorch seeded by `seed` first: the same seed gives the same weights.
+    pub fn new_seeded(
+        seed: u64,
+        arch: Arch,
+        classes: Vec<String>,
+        image_size: u32,
+        preprocess: Preprocess,
+        train: Option<Augment>,
+        device: Device,
+    ) -> Result<Self> {
+        let _lock = SEEDED_INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        tch::manual_seed(seed as i64);
+        SavedModel::new(arch, classes, image_size, preprocess, train, device)
     }
 
     /// Loads a model directory onto `device`. Only `model.json` and `model.safetensors`

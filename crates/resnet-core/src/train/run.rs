@@ -70,7 +70,6 @@ impl<'a> Trainer<'a> {
         config.validate()?;
         let device = parse_device(&config.device)?;
         ensure_writable_dir(&config.output)?;
-        tch::manual_seed(config.seed as i64);
 
         let class_root = config.data.class_root();
         let classes = class_names(class_root)?;
@@ -97,7 +96,15 @@ impl<'a> Trainer<'a> {
             return Err(Error::dataset("expected training images in the class folders, found none", class_root));
         }
         let augment = config.augment.clone();
-        let model = SavedModel::new(config.arch, classes.clone(), config.image_size, config.preprocess.clone(), Some(augment.clone()), device)?;
+        let model = SavedModel::new_seeded(
+            config.seed,
+            config.arch,
+            classes.clone(),
+            config.image_size,
+            config.preprocess.clone(),
+            Some(augment.clone()),
+            device,
+        )?;
         observe(TrainEvent::Start {
             device: device_name(device),
             classes,
