@@ -2,7 +2,6 @@
 //! Both take their preprocessing from the model's `model.json`, never from the caller.
 use crate::data::decode::{decode_bytes, decode_path};
 use crate::data::folder::{scan_split, Sample, Skipped};
-use crate::data::cache::ImageCache;
 use crate::data::loader::{decoding_pool, BatchLoader, Pipeline};
 use crate::data::transform::{batch_tensor, needed_shorter_side, resize_into, to_input_tensor};
 use crate::error::{Error, Result};
@@ -41,9 +40,9 @@ pub struct Prediction {
 
 impl SavedModel {
     /// The evaluation transform of this model, from its `model.json`.
-    pub fn evaluation_pipeline(&self, cache: Option<Arc<ImageCache>>) -> Pipeline {
+    pub fn evaluation_pipeline(&self) -> Pipeline {
         let normalise = (self.device() == tch::Device::Cpu).then(|| self.meta.preprocess.clone());
-        Pipeline::evaluation(self.meta.image_size, self.meta.preprocess.resize, cache, normalise)
+        Pipeline::evaluation(self.meta.image_size, self.meta.preprocess.resize, None, normalise)
     }
 
     /// Top-k classes for each input, most probable first. A bad input fails the call with
@@ -157,7 +156,7 @@ impl SavedModel {
         if split.samples.is_empty() {
             return Err(Error::dataset("expected images to evaluate on, found none", &split_dir));
         }
-        let pipeline = Arc::new(self.evaluation_pipeline(None));
+        let pipeline = Arc::new(self.evaluation_pipeline());
         let order = (0..split.samples.len()).collect();
         let samples = Arc::new(split.samples);
         let tally = self.evaluate_tally(samples, order, batch_size, pipeline, decoding_pool(workers)?, &mut |_, skip| on_skip(skip))?;

@@ -66,10 +66,6 @@ impl ImageCache {
     pub fn bytes_used(&self) -> u64 {
         self.budget.used.load(Ordering::Relaxed)
     }
-
-    pub fn limit(&self) -> u64 {
-        self.budget.limit
-    }
 }
 
 /// MemAvailable from /proc/meminfo, in bytes.
