@@ -128,6 +128,16 @@ export interface NativeTrainOptions {
   cacheBytes?: number
   /** Image decoding threads; 0 means one per core. @default 0 */
   workers?: number
+  /** A torchvision state_dict as safetensors (or a model directory) to start the body from. */
+  pretrained?: string
+  /** With `pretrained`: epochs training only the new head (and batch norm) first. @default 0 */
+  freezeEpochs?: number
+  /** With `pretrained`: the body's learning rate relative to the head's once unfrozen. @default 0.1 */
+  bodyLrFactor?: number
+  /** "auto" | "fp32" | "bf16". @default "auto" (bf16 autocast on CUDA, fp32 on the CPU) */
+  precision?: string
+  /** Channels-last memory layout for activations and convolution weights. @default true */
+  channelsLast?: boolean
 }
 
 export declare function runtimeInfo(): RuntimeInfo

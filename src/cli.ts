@@ -62,6 +62,9 @@ async function runTrain(flags: Record<string, unknown>): Promise<void> {
     monitor: flags.monitor as TrainOptions['monitor'],
     patience: flags.patience as number | undefined,
     resume: flags.resume as string | undefined,
+    pretrained: flags.pretrained as string | undefined,
+    freezeEpochs: flags.freezeEpochs as number | undefined,
+    precision: flags.precision as TrainOptions['precision'],
     signal: controller.signal,
   }
   for (const key of Object.keys(options) as (keyof TrainOptions)[]) if (options[key] === undefined) delete options[key]
@@ -166,6 +169,9 @@ program
   .option('--monitor <metric>', 'valLoss | valAccuracy: picks the best epoch (default valLoss)')
   .option('--patience <n>', 'stop after this many epochs without improvement', integer)
   .option('--resume <dir>', "continue a previous run from its last completed epoch")
+  .option('--pretrained <file>', 'fine-tune from a torchvision state_dict (.safetensors) or a saved model directory')
+  .option('--freeze-epochs <n>', 'with --pretrained: epochs training only the new head first (default 0)', integer)
+  .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 autocast on CUDA)')
   .option('--json', 'print the result as JSON instead of progress')
   .action((flags) => runTrain(flags))
 

@@ -18,6 +18,7 @@ const KNOWN_OPTIONS = [
   'device', 'output', 'seed', 'signal', 'recipe', 'resize', 'mean', 'std', 'augment', 'cache',
   'cacheBytes', 'workers', 'cropScale', 'weightDecay', 'decayNormAndBias', 'momentum', 'nesterov', 'schedule',
   'warmupEpochs', 'labelSmoothing', 'gradientClip', 'monitor', 'patience', 'minDelta', 'resume',
+  'pretrained', 'freezeEpochs', 'bodyLrFactor', 'precision', 'channelsLast',
 ] as const
 
 function defaultOutput(arch: string): string {
@@ -50,6 +51,9 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
     check.invalid('an AbortSignal', 'signal', options.signal)
   }
   if (options.output !== undefined) check.nonEmptyString('output', options.output)
+  if (options.freezeEpochs !== undefined && options.freezeEpochs !== 0 && options.pretrained === undefined) {
+    check.invalid('pretrained weights to freeze (set pretrained)', 'freezeEpochs', options.freezeEpochs)
+  }
   return {
     ...dataFields,
     arch,
@@ -83,6 +87,11 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
     patience: check.integer('patience', options.patience, 1, 100_000),
     minDelta: check.numberFrom('minDelta', options.minDelta, 0, Number.MAX_VALUE),
     resume: options.resume === undefined ? undefined : resolvePath(check.nonEmptyString('resume', options.resume)),
+    pretrained: options.pretrained === undefined ? undefined : resolvePath(check.nonEmptyString('pretrained', options.pretrained)),
+    freezeEpochs: check.integer('freezeEpochs', options.freezeEpochs, 0, 100_000),
+    bodyLrFactor: check.positiveFraction('bodyLrFactor', options.bodyLrFactor),
+    precision: check.oneOf('precision', options.precision, ['auto', 'fp32', 'bf16'] as const),
+    channelsLast: check.boolean('channelsLast', options.channelsLast),
   }
 }
 

@@ -54,6 +54,23 @@ export interface TrainOptions {
   /** A previous run's output directory: continue from its last completed epoch (its
    *  weights, optimiser state and schedule position) up to `epochs`. */
   resume?: string
+  /** Fine-tuning: a torchvision `state_dict` saved as safetensors (or a model directory
+   *  saved by this library) whose body starts the network; the classifier is new, sized for
+   *  this dataset's classes. Its arch must match `arch`. */
+  pretrained?: string
+  /** With `pretrained`: the first epochs train only the new head (and batch norm), then the
+   *  whole network, each phase with its own run of the schedule (fastai's fine_tune).
+   *  Counted within `epochs`. @default 0 */
+  freezeEpochs?: number
+  /** With `pretrained`: the body's learning rate as a fraction of the head's once it
+   *  trains. @default 0.1 */
+  bodyLrFactor?: number
+  /** 'auto': bf16 autocast on CUDA, float32 on the CPU. 'bf16' forces autocast (convolutions
+   *  in bfloat16, loss and weights in float32). @default 'auto' */
+  precision?: 'auto' | 'fp32' | 'bf16'
+  /** Channels-last memory layout for activations and convolution weights (faster with
+   *  oneDNN and cuDNN). @default true */
+  channelsLast?: boolean
   /** Side of the square input in pixels. @default 256 */
   imageSize?: number
   /** 'auto' picks CUDA when available. @default 'auto' */

@@ -33,6 +33,15 @@ export function number(name: string, value: unknown, min: number, max: number): 
   return value
 }
 
+/** A fraction in (0, 1]. */
+export function positiveFraction(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1) {
+    invalid('a number greater than 0 and at most 1', name, value)
+  }
+  return value
+}
+
 /** A number in [min, max). */
 export function numberFrom(name: string, value: unknown, min: number, max: number): number | undefined {
   if (value === undefined) return undefined

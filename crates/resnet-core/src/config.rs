@@ -146,6 +146,37 @@ impl Recipe {
     }
 }
 
+/// The arithmetic of training's forward and backward passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// bf16 autocast on CUDA, float32 on the CPU (where bf16 is rarely faster).
+    Auto,
+    Fp32,
+    /// bf16 autocast: convolutions and matrix products in bfloat16, reductions and the loss
+    /// in float32; the weights and the optimiser stay float32.
+    Bf16,
+}
+
+impl Precision {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "auto" => Ok(Precision::Auto),
+            "fp32" => Ok(Precision::Fp32),
+            "bf16" => Ok(Precision::Bf16),
+            other => Err(Error::InvalidOption(format!("Expected one of auto, fp32, bf16 for precision but received {other:?}"))),
+        }
+    }
+
+    /// Whether this precision autocasts to bf16 on `device`.
+    pub fn uses_bf16(self, device: tch::Device) -> bool {
+        match self {
+            Precision::Auto => device.is_cuda(),
+            Precision::Fp32 => false,
+            Precision::Bf16 => true,
+        }
+    }
+}
+
 /// Whether decoded images are kept in memory between epochs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheMode {
@@ -344,6 +375,18 @@ pub struct TrainConfig {
     /// Threads decoding images; 0 means one per core.
     pub workers: usize,
     pub cache: CacheMode,
+    /// A torchvision-style `state_dict` (safetensors file, or a model directory) whose body
+    /// weights start the network; the classifier is new, sized for this dataset's classes.
+    pub pretrained: Option<PathBuf>,
+    /// With `pretrained`: epochs that train only the head (and batch norm) before the whole
+    /// network trains, fastai's `fine_tune` recipe. Counted within `epochs`.
+    pub freeze_epochs: usize,
+    /// With `pretrained`: the body's learning rate as a fraction of the head's once unfrozen.
+    pub body_lr_factor: f64,
+    pub precision: Precision,
+    /// Lay activations and convolution weights out channels_last; `None`: on (faster on
+    /// oneDNN and cuDNN alike).
+    pub channels_last: Option<bool>,
 }
 
 impl TrainConfig {
@@ -374,6 +417,11 @@ impl TrainConfig {
             augment,
             workers: 0,
             cache: CacheMode::Auto,
+            pretrained: None,
+            freeze_epochs: 0,
+            body_lr_factor: 0.1,
+            precision: Precision::Auto,
+            channels_last: None,
         }
     }
 
@@ -408,6 +456,15 @@ impl TrainConfig {
         }
         if !(self.min_delta.is_finite() && self.min_delta >= 0.0) {
             return invalid("a non-negative number", "minDelta", self.min_delta.to_string());
+        }
+        if self.freeze_epochs > 0 && self.pretrained.is_none() {
+            return invalid("pretrained weights to freeze (set pretrained)", "freezeEpochs", self.freeze_epochs.to_string());
+        }
+        if self.freeze_epochs > self.epochs {
+            return invalid("at most epochs", "freezeEpochs", self.freeze_epochs.to_string());
+        }
+        if !(self.body_lr_factor.is_finite() && self.body_lr_factor > 0.0 && self.body_lr_factor <= 1.0) {
+            return invalid("a number greater than 0 and at most 1", "bodyLrFactor", self.body_lr_factor.to_string());
         }
         if !(32..=2048).contains(&self.image_size) {
             return invalid("an integer between 32 and 2048", "imageSize", self.image_size.to_string());

@@ -12,10 +12,11 @@ pub mod fsutil;
 pub mod inference;
 pub mod metrics;
 pub mod model;
+pub mod precision;
 pub mod train;
 
 pub use config::{
-    Arch, Augment, CacheMode, DataSource, Monitor, OptimizerConfig, OptimizerKind, Preprocess, Recipe, ResizeMode, ScheduleKind,
+    Arch, Augment, CacheMode, DataSource, Monitor, OptimizerConfig, OptimizerKind, Precision, Preprocess, Recipe, ResizeMode, ScheduleKind,
     TrainConfig,
 };
 pub use error::{Error, Result};

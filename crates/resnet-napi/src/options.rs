@@ -3,7 +3,7 @@
 use crate::errors::invalid_option;
 use napi_derive::napi;
 use resnet_core::{
-    Arch, Augment, CacheMode, DataSource, Monitor, OptimizerConfig, OptimizerKind, Recipe, ResizeMode, ScheduleKind, TrainConfig,
+    Arch, Augment, CacheMode, DataSource, Monitor, OptimizerConfig, OptimizerKind, Precision, Recipe, ResizeMode, ScheduleKind, TrainConfig,
 };
 use std::path::PathBuf;
 
@@ -77,6 +77,16 @@ pub struct NativeTrainOptions {
     pub cache_bytes: Option<f64>,
     /// Image decoding threads; 0 means one per core. @default 0
     pub workers: Option<u32>,
+    /// A torchvision state_dict as safetensors (or a model directory) to start the body from.
+    pub pretrained: Option<String>,
+    /// With `pretrained`: epochs training only the new head (and batch norm) first. @default 0
+    pub freeze_epochs: Option<u32>,
+    /// With `pretrained`: the body's learning rate relative to the head's once unfrozen. @default 0.1
+    pub body_lr_factor: Option<f64>,
+    /// "auto" | "fp32" | "bf16". @default "auto" (bf16 autocast on CUDA, fp32 on the CPU)
+    pub precision: Option<String>,
+    /// Channels-last memory layout for activations and convolution weights. @default true
+    pub channels_last: Option<bool>,
 }
 
 impl TryFrom<NativeTrainOptions> for TrainConfig {
@@ -132,6 +142,13 @@ impl TryFrom<NativeTrainOptions> for TrainConfig {
             }
         }
         config.cache = cache_mode(options.cache.as_deref(), options.cache_bytes)?;
+        config.pretrained = options.pretrained.map(PathBuf::from);
+        config.freeze_epochs = options.freeze_epochs.map_or(config.freeze_epochs, |n| n as usize);
+        config.body_lr_factor = options.body_lr_factor.unwrap_or(config.body_lr_factor);
+        if let Some(precision) = options.precision {
+            config.precision = Precision::parse(&precision).map_err(crate::errors::to_napi)?;
+        }
+        config.channels_last = options.channels_last.or(config.channels_last);
         config.validate().map_err(crate::errors::to_napi)?;
         Ok(config)
     }

@@ -15,6 +15,12 @@ pub fn layout(arch: Arch) -> (BlockKind, [i64; 4]) {
     }
 }
 
+/// Whether a torchvision parameter name belongs to a batch-norm layer (`bn1`, `layer1.0.bn2`,
+/// `layer2.0.downsample.1`).
+pub fn is_batch_norm(name: &str) -> bool {
+    name.starts_with("bn") || name.contains(".bn") || name.contains("downsample.1.")
+}
+
 #[derive(Debug)]
 pub struct ResNet {
     conv1: nn::Conv2D,

@@ -10,12 +10,36 @@ use tch::{nn::VarStore, Kind, Tensor};
 /// Copies the weights in `path` into `vs`. Extra entries such as `num_batches_tracked`
 /// are ignored; a missing one, a wrong shape or a wrong dtype is an error.
 pub fn load_into(vs: &VarStore, path: &Path) -> Result<()> {
+    load_matching(vs, path, |_| true).map(|_| ())
+}
+
+/// The classifier's variables, which a pretrained body leaves to be sized for new classes.
+pub fn is_head(name: &str) -> bool {
+    name.starts_with("fc.")
+}
+
+/// Copies every weight but the classifier's from `path` (a torchvision `state_dict` as
+/// safetensors) into `vs`: fine-tuning keeps the body and learns a new head. Returns how
+/// many tensors were copied.
+pub fn load_body(vs: &VarStore, path: &Path) -> Result<usize> {
+    load_matching(vs, path, |name| !is_head(name))
+}
+
+/// Copies the variables of `vs` that `wanted` selects from `path`; returns how many.
+fn load_matching(vs: &VarStore, path: &Path, wanted: impl Fn(&str) -> bool) -> Result<usize> {
     let bytes = std::fs::read(path).map_err(|error| Error::model_file(path, format!("cannot read weights: {error}")))?;
     let file = SafeTensors::deserialize(&bytes)
         .map_err(|error| Error::model_file(path, format!("not a valid safetensors file: {error}")))?;
-    let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    // A tensor the network lacks means the file is for another arch (resnet34's names
+    // include all of resnet18's, with the same shapes).
+    let known = vs.variables();
+    if let Some(unknown) = file.names().into_iter().find(|name| !known.contains_key(*name) && !name.ends_with("num_batches_tracked")) {
+        return Err(Error::model_file(path, format!("found a tensor named {unknown:?} that this arch does not have")));
+    }
+    let mut variables: Vec<(String, Tensor)> = known.into_iter().filter(|(name, _)| wanted(name)).collect();
     variables.sort_by(|a, b| a.0.cmp(&b.0));
     let _guard = tch::no_grad_guard();
+    let copied = variables.len();
     for (name, mut variable) in variables {
         let view = file
             .tensor(&name)
@@ -34,7 +58,7 @@ pub fn load_into(vs: &VarStore, path: &Path) -> Result<()> {
         let source = Tensor::f_from_data_size(view.data(), &found, Kind::Float)?;
         variable.f_copy_(&source)?;
     }
-    Ok(())
+    Ok(copied)
 }
 
 /// Writes every variable of `vs` as float32 safetensors, atomically (temporary file, rename).

@@ -1,6 +1,7 @@
 //! Training: the loop, its optimiser and the events it reports.
 pub mod checkpoint;
 pub mod events;
+pub mod fine_tune;
 pub mod optimizer;
 pub mod run;
 pub mod schedule;

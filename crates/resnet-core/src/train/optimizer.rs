@@ -30,7 +30,7 @@ pub struct Optimizer {
 
 /// Batch-norm weights and every bias: the parameters weight decay usually leaves alone.
 fn is_norm_or_bias(name: &str) -> bool {
-    name.ends_with(".bias") || name.starts_with("bn") || name.contains(".bn") || name.contains("downsample.1.")
+    name.ends_with(".bias") || crate::model::resnet::is_batch_norm(name)
 }
 
 impl Optimizer {

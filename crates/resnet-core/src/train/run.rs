@@ -4,6 +4,7 @@
 //! epoch's model in `best/` and stops early when the monitored metric stalls.
 use super::checkpoint::{self, Progress};
 use super::events::{BatchProgress, EpochSummary, TrainEvent, Warning};
+use super::fine_tune::Phases;
 use super::optimizer::Optimizer;
 use super::schedule::Schedule;
 use crate::config::{DataSource, TrainConfig};
@@ -15,7 +16,10 @@ use crate::device::{device_name, parse_device};
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_writable_dir, write_text_atomically};
 use crate::metrics::Tally;
-use crate::model::saved::SavedModel;
+use crate::model::layout::{channels_last, convert_to_channels_last};
+use crate::model::saved::{SavedModel, WEIGHTS_FILE};
+use crate::model::weights;
+use crate::precision::{maybe_autocast, set_cudnn_benchmark};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -63,6 +67,10 @@ struct Trainer<'a> {
     broken: HashSet<usize>,
     validation_broken: HashSet<usize>,
     skipped: usize,
+    /// Batches and weights laid out channels_last.
+    channels_last: bool,
+    /// Forward passes under bf16 autocast.
+    bf16: bool,
 }
 
 impl<'a> Trainer<'a> {
@@ -96,7 +104,7 @@ impl<'a> Trainer<'a> {
             return Err(Error::dataset("expected training images in the class folders, found none", class_root));
         }
         let augment = config.augment.clone();
-        let model = SavedModel::new_seeded(
+        let mut model = SavedModel::new_seeded(
             config.seed,
             config.arch,
             classes.clone(),
@@ -105,6 +113,17 @@ impl<'a> Trainer<'a> {
             Some(augment.clone()),
             device,
         )?;
+        // A resumed run takes every weight from its checkpoint instead.
+        if let (Some(pretrained), None) = (&config.pretrained, &config.resume) {
+            load_pretrained_body(&mut model, pretrained)?;
+        }
+        let channels_last = config.channels_last.unwrap_or(true);
+        if channels_last {
+            convert_to_channels_last(&model.vs)?;
+        }
+        if device.is_cuda() {
+            set_cudnn_benchmark(true)?;
+        }
         observe(TrainEvent::Start {
             device: device_name(device),
             classes,
@@ -136,6 +155,8 @@ impl<'a> Trainer<'a> {
             broken: HashSet::new(),
             validation_broken: HashSet::new(),
             skipped,
+            channels_last,
+            bf16: config.precision.uses_bf16(device),
         })
     }
 
@@ -152,11 +173,18 @@ impl<'a> Trainer<'a> {
         };
         let steps_per_epoch = self.train_samples.len().div_ceil(config.batch_size).max(1);
         let schedule = Schedule::new(config.schedule, config.warmup_epochs, steps_per_epoch);
-        let total_steps = steps_per_epoch * config.epochs;
+        let phases = Phases {
+            freeze_epochs: config.freeze_epochs,
+            body_lr_factor: config.pretrained.as_ref().map(|_| config.body_lr_factor),
+            epochs: config.epochs,
+            steps_per_epoch,
+        };
         let mut stopped_early = false;
         for epoch in progress.epoch + 1..=config.epochs {
             let started = Instant::now();
-            let (training, learning_rate) = self.train_epoch(epoch, &mut optimizer, &schedule, total_steps, observe, cancel)?;
+            phases.apply(epoch, &self.model.vs, &mut optimizer)?;
+            let span = phases.schedule_span(epoch);
+            let (training, learning_rate) = self.train_epoch(epoch, &mut optimizer, &schedule, span, observe, cancel)?;
             let validation = self.validate(observe)?;
             let summary = EpochSummary {
                 epoch,
@@ -215,12 +243,13 @@ impl<'a> Trainer<'a> {
     }
 
     /// One epoch of updates; returns its metrics and the learning rate of its last update.
+    /// `span` is the first update and the length of this phase's schedule run.
     fn train_epoch(
         &mut self,
         epoch: usize,
         optimizer: &mut Optimizer,
         schedule: &Schedule,
-        total_steps: usize,
+        span: (usize, usize),
         observe: &mut dyn FnMut(TrainEvent),
         cancel: &AtomicBool,
     ) -> Result<(Tally, f64)> {
@@ -233,7 +262,9 @@ impl<'a> Trainer<'a> {
         let loader =
             BatchLoader::start(samples.clone(), order, self.config.batch_size, self.train_pipeline.clone(), epoch, self.pool.clone());
         let mut tally = Tally::new(self.model.meta.classes.len());
-        let mut learning_rate = schedule.rate(self.config.learning_rate, optimizer.steps() as usize, total_steps);
+        let (first_step, phase_steps) = span;
+        let rate = |steps: i64| schedule.rate(self.config.learning_rate, (steps as usize).saturating_sub(first_step), phase_steps);
+        let mut learning_rate = rate(optimizer.steps());
         let started = Instant::now();
         for (batch_index, batch) in loader.enumerate() {
             if cancel.load(Ordering::Relaxed) {
@@ -246,12 +277,19 @@ impl<'a> Trainer<'a> {
             if batch.len() < 2 {
                 continue;
             }
-            let input = batch_tensor(&batch, self.config.image_size, &self.model.meta.preprocess, device)?;
+            let mut input = batch_tensor(&batch, self.config.image_size, &self.model.meta.preprocess, device)?;
+            if self.channels_last {
+                input = channels_last(&input)?;
+            }
             let labels = Tensor::f_from_slice(&batch.labels)?.f_to_device(device)?;
-            learning_rate = schedule.rate(self.config.learning_rate, optimizer.steps() as usize, total_steps);
+            learning_rate = rate(optimizer.steps());
             optimizer.zero_grad()?;
-            let logits = self.model.net.forward_t(&input, true);
-            let loss = logits.f_cross_entropy_loss::<Tensor>(&labels, None, Reduction::Mean, -100, self.config.label_smoothing)?;
+            // Forward and loss under autocast; backward outside it, as PyTorch prescribes.
+            let (logits, loss) = maybe_autocast(self.bf16, device, || {
+                let logits = self.model.net.forward_t(&input, true);
+                let loss = logits.f_cross_entropy_loss::<Tensor>(&labels, None, Reduction::Mean, -100, self.config.label_smoothing)?;
+                Ok((logits, loss))
+            })?;
             loss.backward();
             if let Some(max_norm) = self.config.gradient_clip {
                 optimizer.clip_grad_norm(max_norm)?;
@@ -295,6 +333,19 @@ impl<'a> Trainer<'a> {
         }
         Ok(Some(tally))
     }
+}
+
+/// Loads the body of `pretrained` (a safetensors file, or a model directory holding one)
+/// into `model`, whose head stays freshly initialised for this dataset's classes.
+fn load_pretrained_body(model: &mut SavedModel, pretrained: &std::path::Path) -> Result<()> {
+    let file = if pretrained.is_dir() { pretrained.join(WEIGHTS_FILE) } else { pretrained.to_path_buf() };
+    weights::load_body(&model.vs, &file).map(|_| ()).map_err(|error| match error {
+        Error::ModelFile { path, reason } => Error::ModelFile {
+            path,
+            reason: format!("pretrained weights do not fit {}: {reason}", model.meta.arch.name()),
+        },
+        other => other,
+    })
 }
 
 fn skip_warning(skip: &Skipped) -> TrainEvent {

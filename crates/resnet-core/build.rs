@@ -1,0 +1,24 @@
+//! Compiles csrc/precision.cpp (bf16 autocast and cuDNN benchmark switches, which tch lacks)
+//! against the headers of the libtorch that torch-sys links. DEP_TCH_LIBTORCH_LIB comes from
+//! torch-sys, a direct dependency for that reason.
+fn main() {
+    println!("cargo:rerun-if-changed=csrc/precision.cpp");
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    // The same ABI default as torch-sys (the PyPI wheels are built with the C++11 ABI).
+    let cxx11_abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_owned());
+    let lib = match std::env::var("DEP_TCH_LIBTORCH_LIB") {
+        Ok(lib) => std::path::PathBuf::from(lib),
+        Err(_) => panic!("DEP_TCH_LIBTORCH_LIB is unset: torch-sys did not report its libtorch"),
+    };
+    let include = lib.parent().map(|root| root.join("include")).unwrap_or_default();
+    cc::Build::new()
+        .cpp(true)
+        .std("c++17")
+        .file("csrc/precision.cpp")
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={cxx11_abi}"))
+        .warnings(false)
+        .compile("resnet_precision");
+}

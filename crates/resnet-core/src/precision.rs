@@ -1,0 +1,55 @@
+//! bf16 autocast and cuDNN's autotuner through csrc/precision.cpp: libtorch has both, tch
+//! exposes neither (its `autocast` is CUDA fp16 only).
+use crate::error::{Error, Result};
+use std::os::raw::c_int;
+use tch::Device;
+
+extern "C" {
+    fn resnet_autocast_bf16_enter(cuda: c_int) -> c_int;
+    fn resnet_autocast_exit(cuda: c_int, was_enabled: c_int) -> c_int;
+    fn resnet_set_cudnn_benchmark(enabled: c_int) -> c_int;
+}
+
+/// A bf16 autocast region on the current thread (autocast state is thread-local): while it
+/// lives, convolutions and matrix products on `device` run in bfloat16, losses and
+/// reductions in float32. Dropping it restores the previous state.
+pub struct AutocastBf16 {
+    cuda: c_int,
+    was_enabled: c_int,
+}
+
+impl AutocastBf16 {
+    pub fn enter(device: Device) -> Result<Self> {
+        let cuda = c_int::from(device.is_cuda());
+        // SAFETY: a noexcept C function without pointer arguments.
+        let was_enabled = unsafe { resnet_autocast_bf16_enter(cuda) };
+        if was_enabled < 0 {
+            return Err(Error::Libtorch(format!("cannot enable bf16 autocast on {device:?}")));
+        }
+        Ok(AutocastBf16 { cuda, was_enabled })
+    }
+}
+
+impl Drop for AutocastBf16 {
+    fn drop(&mut self) {
+        // SAFETY: as in `enter`. A failure here leaves autocast on for this thread's next
+        // region, which re-enters anyway; there is nothing better to do in a destructor.
+        let _ = unsafe { resnet_autocast_exit(self.cuda, self.was_enabled) };
+    }
+}
+
+/// Runs `f` under bf16 autocast on `device` when `enabled`, plainly otherwise.
+pub fn maybe_autocast<T>(enabled: bool, device: Device, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let _region = if enabled { Some(AutocastBf16::enter(device)?) } else { None };
+    f()
+}
+
+/// cuDNN benchmark mode: the fastest algorithm per input shape, found on first use. Worth it
+/// when shapes repeat, as a training run's batches do.
+pub fn set_cudnn_benchmark(enabled: bool) -> Result<()> {
+    // SAFETY: a noexcept C function without pointer arguments.
+    if unsafe { resnet_set_cudnn_benchmark(c_int::from(enabled)) } < 0 {
+        return Err(Error::Libtorch("cannot set cuDNN benchmark mode".into()));
+    }
+    Ok(())
+}
