@@ -66,7 +66,7 @@ impl GraphBuilder<'_> {
     /// The whole network; returns the name of its output (`logits`).
     fn resnet(&mut self, model: &SavedModel) -> Result<String> {
         let x = self.conv_bn(INPUT_NAME, "conv1", "bn1", 2)?;
-        let x = self.relu(&x, "relu")?;
+        let x = self.relu(&x, "relu");
         let mut x = self.node(
             "MaxPool",
             "maxpool",
@@ -106,7 +106,7 @@ impl GraphBuilder<'_> {
         for (index, (conv, bn, conv_stride)) in layers.iter().enumerate() {
             branch = self.conv_bn(&branch, &format!("{prefix}.{conv}"), &format!("{prefix}.{bn}"), *conv_stride)?;
             if index + 1 < layers.len() {
-                branch = self.relu(&branch, &format!("{prefix}.relu{}", index + 1))?;
+                branch = self.relu(&branch, &format!("{prefix}.relu{}", index + 1));
             }
         }
         let shortcut = if self.weights.contains_key(&format!("{prefix}.downsample.0.weight")) {
@@ -115,7 +115,7 @@ impl GraphBuilder<'_> {
             input.to_string()
         };
         let sum = self.node("Add", &format!("{prefix}.add"), vec![branch, shortcut], vec![]);
-        self.relu(&sum, &format!("{prefix}.relu"))
+        Ok(self.relu(&sum, &format!("{prefix}.relu")))
     }
 
     /// A bias-free convolution (padding k/2, as torchvision's) followed by inference batch norm.
@@ -142,8 +142,8 @@ impl GraphBuilder<'_> {
         Ok(self.node("BatchNormalization", bn, all, vec![float("epsilon", BATCH_NORM_EPSILON as f32)]))
     }
 
-    fn relu(&mut self, input: &str, name: &str) -> Result<String> {
-        Ok(self.node("Relu", name, vec![input.to_string()], vec![]))
+    fn relu(&mut self, input: &str, name: &str) -> String {
+        self.node("Relu", name, vec![input.to_string()], vec![])
     }
 
     /// Appends a node whose single output is named after the node; returns that name.
