@@ -1,8 +1,7 @@
 // One binary for Node 20, 22 and 24 (each runs it in node-versions.spec.mjs): it is built for
 // Node-API 8 (napi crate feature "napi8"), which every Node from 20 on provides (20.x: 9, 22 and
-// 24: 10). Node-API functions
-// added after version 8 are all named `node_api_*`; the addon must import none of them, and
-// every `napi_*` function it imports must be exported by the running node.
+// 24: 10). Node-API functions added after version 8 are all named `node_api_*`: the addon must
+// import none of them, and every `napi_*` function it imports must be exported by this node.
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
