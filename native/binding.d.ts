@@ -21,6 +21,12 @@ export declare class NativeModel {
   dispose(): void
   /** The pooled features before the classifier for each input. */
   embed(inputs: Array<string | Buffer>): Promise<Float32Array[]>
+  /** The raw classifier outputs (before softmax) for each input. */
+  logits(inputs: Array<string | Buffer>): Promise<Float32Array[]>
+  /** The exact NCHW float tensor the network sees for the inputs. */
+  preprocess(inputs: Array<string | Buffer>): Promise<NativeTensor>
+  /** Writes the network as an ONNX graph (opset 17) at `path`. */
+  exportOnnx(path: string): Promise<void>
   /** Top-k predictions for each input (a path or an encoded image buffer). */
   predict(inputs: Array<string | Buffer>, topK: number): Promise<NativePrediction[][]>
   /** Metrics on a folder, as JSON text; skipped files are listed in it. */
@@ -53,6 +59,12 @@ export interface NativePrediction {
   label: string
   index: number
   probability: number
+}
+
+/** A float32 tensor: its elements in row-major order and its shape. */
+export interface NativeTensor {
+  data: Float32Array
+  shape: Array<number>
 }
 
 export interface NativeTrainOptions {

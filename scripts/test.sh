@@ -10,6 +10,9 @@ npx tsc -p tsconfig.json || exit 1
 # torch + torchvision + safetensors for the parity tests against torchvision (tests/parity.rs).
 RESNET_NAPI_TEST_PYTHONPATH="$(bash bench/setup-python.sh)" || exit 1
 export RESNET_NAPI_TEST_PYTHONPATH
+# The reference ONNX checker for the export test (tests/export.rs).
+RESNET_NAPI_TEST_ONNX_PYTHONPATH="$(bash scripts/setup-onnx-python.sh)" || exit 1
+export RESNET_NAPI_TEST_ONNX_PYTHONPATH
 
 cargo_log="$(mktemp)"
 ava_log="$(mktemp)"

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// The `resnet` command: train, evaluate and predict from a shell. Flags are the API's
+// The `resnet` command: train, evaluate, predict and export from a shell. Flags are the API's
 // options in kebab-case. Exit codes: 0 success, 2 bad input, 1 other failure, 130 aborted.
 import { Command, InvalidArgumentError } from 'commander'
 import { SingleBar, Presets } from 'cli-progress'
-import type { ResnetError } from './errors'
+import { statSync } from 'node:fs'
+import { resnetError, type ResnetError } from './errors'
 import { evaluate, loadModel, train } from './index'
 import type { Arch, EpochSummary, TrainOptions } from './types'
 
@@ -143,7 +144,35 @@ async function runPredict(images: string[], flags: Record<string, unknown>): Pro
   }
 }
 
-const program = new Command('resnet').description('Train, evaluate and predict with ResNet image classifiers.')
+async function runExport(modelDir: string | undefined, flags: Record<string, unknown>): Promise<void> {
+  const json = Boolean(flags.json)
+  try {
+    const dir = modelDir ?? (flags.model as string | undefined)
+    if (!dir) throw resnetError('ERR_INVALID_OPTION', 'Expected a model directory (resnet export <modelDir> or --model <dir>) but received none')
+    if (modelDir && flags.model) throw resnetError('ERR_INVALID_OPTION', `Expected one model directory but received ${JSON.stringify(modelDir)} and --model ${JSON.stringify(flags.model)}`)
+    const onnx = flags.onnx as string
+    const model = await loadModel(dir, { device: 'cpu' })
+    await model.exportOnnx(onnx)
+    model.dispose()
+    const result = {
+      onnx,
+      bytes: statSync(onnx).size,
+      arch: model.arch,
+      classes: model.classes,
+      input: { name: 'input', shape: ['batch', 3, model.imageSize, model.imageSize] },
+      output: { name: 'logits', shape: ['batch', model.classes.length] },
+      preprocess: model.preprocess,
+    }
+    if (json) return console.log(JSON.stringify(result))
+    console.log(`Wrote ${onnx} (${(result.bytes / 1e6).toFixed(1)} MB, ONNX opset 17): ${model.arch}, ${model.classes.length} classes`)
+    console.log(`  input  "input"  float32 [batch, 3, ${model.imageSize}, ${model.imageSize}]: RGB / 255, resize ${model.preprocess.resize}, mean ${JSON.stringify(model.preprocess.mean)}, std ${JSON.stringify(model.preprocess.std)}`)
+    console.log(`  output "logits" float32 [batch, ${model.classes.length}]: classes ${model.classes.join(', ')}`)
+  } catch (error) {
+    fail(error, json)
+  }
+}
+
+const program = new Command('resnet').description('Train, evaluate, predict with and export ResNet image classifiers.')
 
 program
   .command('train')
@@ -192,5 +221,14 @@ program
   .option('--json', 'print the result as JSON')
   .argument('<images...>', 'image files')
   .action((images, flags) => runPredict(images, flags))
+
+program
+  .command('export')
+  .description('Write a saved model as a standard ONNX graph (opset 17) for ONNX Runtime and other runtimes.')
+  .argument('[modelDir]', 'saved model directory (or use --model)')
+  .option('--model <dir>', 'saved model directory')
+  .requiredOption('--onnx <file>', 'ONNX file to write (input "input" [batch, 3, size, size], output "logits")')
+  .option('--json', 'print the result as JSON')
+  .action((modelDir, flags) => runExport(modelDir, flags))
 
 program.parseAsync(process.argv).catch((error) => fail(error, false))

@@ -3,7 +3,7 @@
 import type { NativeModel } from '../native/binding'
 import { native } from './errors'
 import { binding } from './native'
-import type { Arch, Augmentation, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess } from './types'
+import type { Arch, Augmentation, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess, Tensor } from './types'
 import { device, integer, invalid, nonEmptyString, knownKeys } from './validate'
 
 interface ModelJson {
@@ -60,6 +60,33 @@ export class Model {
     const inputs = checkInputs(input)
     const embeddings = await native(this.#native.embed(inputs))
     return Array.isArray(input) ? embeddings : embeddings[0]
+  }
+
+  /** The raw classifier outputs (one number per class, before softmax) for one image, or
+   *  for each of several: what an exported ONNX graph returns for the same input. */
+  logits(input: ImageInput): Promise<Float32Array>
+  logits(input: ImageInput[]): Promise<Float32Array[]>
+  async logits(input: ImageInput | ImageInput[]): Promise<Float32Array | Float32Array[]> {
+    const inputs = checkInputs(input)
+    const rows = await native(this.#native.logits(inputs))
+    return Array.isArray(input) ? rows : rows[0]
+  }
+
+  /** The exact input the network sees: decoded, resized and normalised as the model's
+   *  `preprocess` says, as one NCHW float32 tensor `[images, 3, imageSize, imageSize]`.
+   *  Feed it to an exported ONNX graph to get the same logits. (Named so beside the
+   *  `preprocess` property, which describes the transform.) */
+  async inputTensor(input: ImageInput | ImageInput[]): Promise<Tensor> {
+    const inputs = checkInputs(input)
+    return native(this.#native.preprocess(inputs))
+  }
+
+  /** Writes the network as a standard ONNX graph (opset 17): input `input` float32
+   *  `[batch, 3, imageSize, imageSize]` prepared as `inputTensor` does, output `logits`
+   *  `[batch, classes]`. The file's metadata holds model.json. Written atomically. */
+  async exportOnnx(path: string): Promise<void> {
+    nonEmptyString('path', path)
+    await native(this.#native.exportOnnx(path))
   }
 
   /** Frees the model's native memory now; later calls fail with ERR_INVALID_OPTION. */

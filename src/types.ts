@@ -164,6 +164,12 @@ export interface Prediction {
 
 export type ImageInput = string | Buffer
 
+/** A float32 tensor in row-major order, e.g. the NCHW input `model.preprocess` returns. */
+export interface Tensor {
+  data: Float32Array
+  shape: number[]
+}
+
 export interface PredictOptions {
   /** @default 5 (at most the number of classes) */
   topK?: number

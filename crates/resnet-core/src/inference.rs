@@ -3,7 +3,7 @@
 use crate::data::decode::{decode_bytes, decode_path};
 use crate::data::folder::{scan_split, Sample, Skipped};
 use crate::data::loader::{decoding_pool, BatchLoader, Pipeline};
-use crate::data::transform::{batch_tensor, needed_shorter_side, resize_into, to_input_tensor};
+use crate::data::transform::{batch_tensor, needed_shorter_side, normalised_cpu_tensor, resize_into, to_input_tensor};
 use crate::error::{Error, Result};
 use crate::metrics::{Evaluation, Tally};
 use crate::model::saved::SavedModel;
@@ -72,17 +72,37 @@ impl SavedModel {
     /// The pooled features before the classifier (512 or 2048 numbers per input), for
     /// similarity search. Inputs are prepared exactly as for `predict`.
     pub fn embed(&self, inputs: &[ImageInput]) -> Result<Vec<Vec<f32>>> {
-        let mut embeddings = Vec::with_capacity(inputs.len());
+        self.per_input_rows(inputs, |input| Ok(self.net.features_t(input, false)))
+    }
+
+    /// The raw classifier outputs (one number per class and input, before softmax): what an
+    /// exported ONNX graph gives for the same input.
+    pub fn logits(&self, inputs: &[ImageInput]) -> Result<Vec<Vec<f32>>> {
+        self.per_input_rows(inputs, |input| Ok(self.net.forward_t(input, false)))
+    }
+
+    /// The exact input tensor the network sees for `inputs`: NCHW float32, decoded, resized
+    /// and normalised as `model.json` says. Returns the elements and the shape.
+    pub fn preprocess(&self, inputs: &[ImageInput]) -> Result<(Vec<f32>, [usize; 4])> {
+        let side = self.meta.image_size as usize;
+        let pixels = self.decode_inputs(inputs, 0)?;
+        let tensor = normalised_cpu_tensor(&pixels, inputs.len(), self.meta.image_size, &self.meta.preprocess)?;
+        Ok((Vec::<f32>::try_from(tensor.f_flatten(0, -1)?)?, [inputs.len(), 3, side, side]))
+    }
+
+    /// Runs `forward` on batches of prepared inputs; one row of its `[n, width]` output per input.
+    fn per_input_rows(&self, inputs: &[ImageInput], forward: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Vec<Vec<f32>>> {
+        let mut rows = Vec::with_capacity(inputs.len());
         for (chunk_index, chunk) in inputs.chunks(PREDICT_BATCH).enumerate() {
             let pixels = self.decode_inputs(chunk, chunk_index * PREDICT_BATCH)?;
             let _guard = tch::no_grad_guard();
             let input = to_input_tensor(&pixels, chunk.len(), self.meta.image_size, &self.meta.preprocess, self.device())?;
-            let features = self.net.features_t(&input, false).f_to_device(tch::Device::Cpu)?.f_contiguous()?;
-            let width = self.net.feature_width() as usize;
-            let flat = Vec::<f32>::try_from(features.f_flatten(0, -1)?)?;
-            embeddings.extend(flat.chunks_exact(width).map(<[f32]>::to_vec));
+            let output = forward(&input)?.f_to_device(tch::Device::Cpu)?.f_contiguous()?;
+            let width = output.size().last().copied().unwrap_or(0).max(1) as usize;
+            let flat = Vec::<f32>::try_from(output.f_flatten(0, -1)?)?;
+            rows.extend(flat.chunks_exact(width).map(<[f32]>::to_vec));
         }
-        Ok(embeddings)
+        Ok(rows)
     }
 
     /// Softmax probabilities `[n, classes]` on the CPU for `n` preprocessed images.

@@ -3,11 +3,12 @@
 //!
 //! Reading order, bottom up: `error`, `config`, `device`, `fsutil`; `data` (folder scan,
 //! decode, transform, loader) beside `model` (blocks, resnet, weights, saved); `metrics`;
-//! `train` and `inference` on top.
+//! `train`, `inference` and `export` on top.
 pub mod config;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod export;
 pub mod fsutil;
 pub mod inference;
 pub mod metrics;

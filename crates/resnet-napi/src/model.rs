@@ -72,6 +72,24 @@ impl NativeModel {
         AsyncTask::new(EmbedTask { model: self.inner.clone(), inputs: image_inputs(inputs) })
     }
 
+    /// The raw classifier outputs (before softmax) for each input.
+    #[napi(ts_return_type = "Promise<Float32Array[]>")]
+    pub fn logits(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<LogitsTask> {
+        AsyncTask::new(LogitsTask { model: self.inner.clone(), inputs: image_inputs(inputs) })
+    }
+
+    /// The exact NCHW float tensor the network sees for the inputs.
+    #[napi(ts_return_type = "Promise<NativeTensor>")]
+    pub fn preprocess(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<PreprocessTask> {
+        AsyncTask::new(PreprocessTask { model: self.inner.clone(), inputs: image_inputs(inputs) })
+    }
+
+    /// Writes the network as an ONNX graph (opset 17) at `path`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn export_onnx(&self, path: String) -> AsyncTask<ExportOnnxTask> {
+        AsyncTask::new(ExportOnnxTask { model: self.inner.clone(), path: path.into() })
+    }
+
     /// Top-k predictions for each input (a path or an encoded image buffer).
     #[napi(ts_return_type = "Promise<NativePrediction[][]>")]
     pub fn predict(&self, inputs: Vec<Either<String, Buffer>>, top_k: u32) -> AsyncTask<PredictTask> {
@@ -140,6 +158,67 @@ impl Task for EmbedTask {
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
         Ok(output.into_iter().map(Float32Array::new).collect())
+    }
+}
+
+pub struct LogitsTask {
+    model: Shared,
+    inputs: Vec<ImageInput>,
+}
+
+impl Task for LogitsTask {
+    type Output = Vec<Vec<f32>>;
+    type JsValue = Vec<Float32Array>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        with_model(&self.model, |model| model.logits(&self.inputs))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        Ok(output.into_iter().map(Float32Array::new).collect())
+    }
+}
+
+/// A float32 tensor: its elements in row-major order and its shape.
+#[napi(object)]
+pub struct NativeTensor {
+    pub data: Float32Array,
+    pub shape: Vec<u32>,
+}
+
+pub struct PreprocessTask {
+    model: Shared,
+    inputs: Vec<ImageInput>,
+}
+
+impl Task for PreprocessTask {
+    type Output = (Vec<f32>, [usize; 4]);
+    type JsValue = NativeTensor;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        with_model(&self.model, |model| model.preprocess(&self.inputs))
+    }
+
+    fn resolve(&mut self, _env: Env, (data, shape): Self::Output) -> Result<NativeTensor> {
+        Ok(NativeTensor { data: Float32Array::new(data), shape: shape.iter().map(|&d| d as u32).collect() })
+    }
+}
+
+pub struct ExportOnnxTask {
+    model: Shared,
+    path: PathBuf,
+}
+
+impl Task for ExportOnnxTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        with_model(&self.model, |model| resnet_core::export::onnx::export_onnx(model, &self.path))
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
     }
 }
 

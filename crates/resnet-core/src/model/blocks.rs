@@ -31,9 +31,13 @@ pub fn stem_conv(p: nn::Path) -> nn::Conv2D {
     conv(p, 3, 64, 7, 2, 3)
 }
 
+/// Batch norm's epsilon (torchvision's); the ONNX export writes the same.
+pub const BATCH_NORM_EPSILON: f64 = 1e-5;
+
 /// Batch norm with weight 1 and bias 0 (torchvision's and the notebook's init).
 pub fn batch_norm(p: nn::Path, channels: i64) -> nn::BatchNorm {
     let config = nn::BatchNormConfig {
+        eps: BATCH_NORM_EPSILON,
         ws_init: nn::Init::Const(1.0),
         bs_init: nn::Init::Const(0.0),
         ..Default::default()
