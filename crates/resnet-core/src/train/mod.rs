@@ -2,5 +2,6 @@
 pub mod checkpoint;
 pub mod events;
 pub mod optimizer;
+pub mod review;
 pub mod run;
 pub mod schedule;

@@ -5,6 +5,7 @@
 use super::checkpoint::{self, Progress};
 use super::events::{BatchProgress, EpochSummary, TrainEvent, Warning};
 use super::optimizer::Optimizer;
+use super::review::ValidationReview;
 use super::schedule::Schedule;
 use crate::config::{DataSource, TrainConfig};
 use crate::data::cache::ImageCache;
@@ -14,7 +15,7 @@ use crate::data::transform::batch_tensor;
 use crate::device::{device_name, parse_device};
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_writable_dir, write_text_atomically};
-use crate::metrics::Tally;
+use crate::metrics::{SampleOutcome, Tally};
 use crate::model::saved::SavedModel;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -43,6 +44,9 @@ pub struct TrainOutcome {
     pub best_epoch: Option<usize>,
     /// Whether early stopping ended the run before `epochs`.
     pub stopped_early: bool,
+    /// The last trained epoch's validation with its worst samples, for the report; `None`
+    /// without validation images or when no epoch was left to train.
+    pub review: Option<ValidationReview>,
 }
 
 /// Trains as `config` says, reporting through `observe`; stops with `Error::Aborted`
@@ -63,6 +67,8 @@ struct Trainer<'a> {
     broken: HashSet<usize>,
     validation_broken: HashSet<usize>,
     skipped: usize,
+    /// The latest validation pass with each sample's outcome, for the report.
+    last_validation: Option<(Tally, Vec<SampleOutcome>)>,
 }
 
 impl<'a> Trainer<'a> {
@@ -136,6 +142,7 @@ impl<'a> Trainer<'a> {
             broken: HashSet::new(),
             validation_broken: HashSet::new(),
             skipped,
+            last_validation: None,
         })
     }
 
@@ -183,7 +190,11 @@ impl<'a> Trainer<'a> {
                 break;
             }
         }
+        let review = self.last_validation.take().map(|(tally, outcomes)| {
+            ValidationReview::new(progress.epoch, &self.model.meta.classes, &self.validation_samples, &tally, outcomes)
+        });
         Ok(TrainOutcome {
+            review,
             model: self.model,
             best_epoch: progress.best.as_ref().map(|best| best.epoch),
             history: progress.history,
@@ -264,6 +275,7 @@ impl<'a> Trainer<'a> {
                 batches,
                 loss: tally.mean_loss(),
                 images_per_second: tally.count() as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                learning_rate,
             }));
         }
         if cancel.load(Ordering::Relaxed) {
@@ -279,7 +291,7 @@ impl<'a> Trainer<'a> {
         }
         let mut failed: Vec<(usize, Skipped)> = Vec::new();
         let order = (0..self.validation_samples.len()).filter(|i| !self.validation_broken.contains(i)).collect();
-        let tally = self.model.evaluate_tally(
+        let (tally, outcomes) = self.model.evaluate_samples(
             self.validation_samples.clone(),
             order,
             self.config.batch_size,
@@ -293,6 +305,7 @@ impl<'a> Trainer<'a> {
             self.skipped += 1;
             observe(skip_warning(&skip));
         }
+        self.last_validation = Some((tally.clone(), outcomes));
         Ok(Some(tally))
     }
 }
