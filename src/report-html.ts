@@ -77,8 +77,8 @@ ${content.aborted ? `<p class="banner" id="aborted">Training was aborted after $
 </section>
 ${content.review ? renderValidation(content.review, content) : content.aborted ? '' : '<p class="note">No validation images: no confusion matrix or image grid.</p>'}
 <script>${scriptSafe(uplotScript)}</script>
-<script type="application/json" id="report-chart-data">${scriptSafe(JSON.stringify(chartData(content)))}</script>
-<script>(${drawReport.toString()})()</script>
+<script type="application/json" id="report-chart-data">${jsonForScript(chartData(content))}</script>
+<script>(${scriptSafe(drawReport.toString())})()</script>
 </body>
 </html>
 `
@@ -177,9 +177,14 @@ function learningRateSeries(content: ReportContent): ChartData['learningRate'] {
   return { x: kept.map(([x]) => x), y: kept.map(([, rate]) => rate) }
 }
 
-/** Text placed inside a <script> element must not close it early. */
-function scriptSafe(text: string): string {
-  return text.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--')
+/** Code placed inside a <script> element must not close it early. */
+function scriptSafe(code: string): string {
+  return code.replace(/<\/(script)/gi, '<\\/$1')
+}
+
+/** JSON inside a <script> element: every `<` escaped, which JSON and HTML both accept. */
+function jsonForScript(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c')
 }
 
 function escapeHtml(text: string): string {

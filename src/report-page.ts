@@ -55,12 +55,15 @@ export function drawReport(): void {
     ],
   }
 
+  // An element's box in page pixels, for checks of a screenshot.
+  const markRect = (element: Element, target: HTMLElement) => {
+    const rect = element.getBoundingClientRect()
+    target.dataset.rect = [rect.left + window.scrollX, rect.top + window.scrollY, rect.width, rect.height].map(Math.round).join(',')
+  }
   const markDrawn = (chart: HTMLElement, plot: uPlotClass) => {
     if (chart.dataset.drawn === 'true') return
-    const rect = plot.over.getBoundingClientRect()
     chart.dataset.drawn = 'true'
-    // The plotting area in page pixels, for checks of a screenshot.
-    chart.dataset.rect = [rect.left + window.scrollX, rect.top + window.scrollY, rect.width, rect.height].map(Math.round).join(',')
+    markRect(plot.over, chart)
     drawn += 1
     body.dataset.chartsDrawn = String(drawn)
   }
@@ -88,10 +91,13 @@ export function drawReport(): void {
   body.dataset.chartsExpected = String(charts.length)
   body.dataset.chartsDrawn = String(drawn)
 
+  const grid = document.getElementById('worst-grid')
+  if (grid) markRect(grid, grid)
   const images = Array.from(document.querySelectorAll<HTMLImageElement>('#worst-grid img'))
   void Promise.all(images.map((image) => image.decode().then(() => true, () => false))).then((loaded) => {
     body.dataset.imagesLoaded = String(loaded.filter(Boolean).length)
     body.dataset.imagesFailed = String(loaded.filter((ok) => !ok).length)
+    if (grid) markRect(grid, grid)
     body.dataset.reportReady = 'true'
   })
 }
