@@ -228,6 +228,7 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 #confusion th[scope=row] { text-align: right; }
 #confusion thead th span { display: inline-block; writing-mode: vertical-rl; transform: rotate(180deg); max-height: 110px; overflow: hidden; text-overflow: ellipsis; }
 #confusion.compact td { width: 10px; height: 10px; }
+.validation figure { overflow-x: auto; }
 #confusion.compact th { font-size: 9px; }
 #worst-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 12px; }
 .sample { border: 2px solid var(--line); border-radius: 8px; padding: 8px; background: #fafafa; }
