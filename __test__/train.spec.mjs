@@ -55,7 +55,7 @@ test('batch and epoch events arrive in order with the documented fields', (t) =>
   const epochs = events.filter((e) => e.type === 'epoch')
   t.is(batches.length, 3 * Math.ceil(120 / 16))
   for (const e of batches) {
-    t.deepEqual(Object.keys(e).sort(), ['batch', 'batches', 'epoch', 'imagesPerSecond', 'loss', 'type'])
+    t.deepEqual(Object.keys(e).sort(), ['batch', 'batches', 'epoch', 'imagesPerSecond', 'learningRate', 'loss', 'type'])
     t.true(Number.isFinite(e.loss) && e.imagesPerSecond > 0)
   }
   const order = batches.map((e) => [e.epoch, e.batch])

@@ -48,8 +48,18 @@ export declare class NativeTrainResult {
   /** The best epoch by the monitored metric (its model is in `<output>/best`). */
   bestEpoch?: number
   stoppedEarly: boolean
+  /**
+   * The last epoch's validation for the report (metrics and worst samples), as JSON text;
+   * null without validation images.
+   */
+  reviewJson?: string
   /** The trained model (once; later calls return null). */
   takeModel(): NativeModel | null
+  /**
+   * The review's thumbnails (once; later calls return an empty list). An empty buffer
+   * stands for an image that could not be read again.
+   */
+  takeThumbnails(): Array<Buffer>
 }
 
 /** Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N"). */

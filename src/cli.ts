@@ -105,6 +105,7 @@ async function runTrain(flags: Record<string, unknown>): Promise<void> {
     else {
       const best = result.bestEpoch === null ? '' : ` (best epoch ${result.bestEpoch} in ${result.output}/best)`
       console.log(`Model saved in ${result.output}${best}${result.stoppedEarly ? '; stopped early' : ''}`)
+      if (result.report) console.log(`Report: ${result.report}`)
     }
   } catch (error) {
     bar.stop()

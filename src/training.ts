@@ -6,7 +6,8 @@ import type { NativeTrainOptions, NativeTrainResult, NativeTraining } from '../n
 import { fromNative, resnetError } from './errors'
 import { Model } from './model'
 import { binding } from './native'
-import { ARCHS, type EpochSummary, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
+import { ReportRecorder } from './report'
+import { ARCHS, type EpochSummary, type TrainingEvent, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
 import * as check from './validate'
 
 export interface TrainResult extends TrainResultSummary {
@@ -95,16 +96,18 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
   }
 }
 
-/** A running training: listen to 'start', 'batch', 'epoch', 'warning', 'end' and 'error';
- *  await it for the result. */
+/** A running training: listen to 'start', 'batch', 'epoch', 'warning', 'end' and 'error'
+ *  (or to 'event' for all of them as one TrainingEvent union); await it for the result. */
 export class TrainingRun extends EventEmitter<TrainingEvents> implements PromiseLike<TrainResult> {
   readonly #result: Promise<TrainResult>
   #native: NativeTraining | undefined
+  #report: ReportRecorder
 
   /** @internal Use train(). */
   constructor(options: TrainOptions) {
     super()
     const nativeOptions = toNativeOptions(options)
+    this.#report = new ReportRecorder(nativeOptions.arch ?? 'resnet34', nativeOptions.output)
     const signal = options.signal
     if (signal?.aborted) {
       this.#result = Promise.reject(resnetError('ERR_ABORTED', 'training was aborted before it started'))
@@ -112,21 +115,29 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
       this.#result = new Promise<TrainResult>((resolve, reject) => {
         const onAbort = () => this.abort()
         signal?.addEventListener('abort', onAbort, { once: true })
-        const done = (error: Error | null, result: NativeTrainResult) => {
+        const done = async (error: Error | null, result: NativeTrainResult) => {
           signal?.removeEventListener('abort', onAbort)
-          if (error) return reject(fromNative(error))
+          if (error) {
+            const failure = fromNative(error)
+            if (failure.code === 'ERR_ABORTED') await this.#writeReport(() => this.#report.writeAborted())
+            return reject(failure)
+          }
           try {
             const nativeModel = result.takeModel()
             if (!nativeModel) throw resnetError('ERR_LIBTORCH', 'the native training finished without a model')
             const history = JSON.parse(result.historyJson) as EpochSummary[]
-            const summary = {
+            const model = new Model(nativeModel)
+            const outcome = {
               history,
               output: result.output,
               skipped: result.skipped,
               bestEpoch: result.bestEpoch ?? null,
               stoppedEarly: result.stoppedEarly,
             }
-            resolve({ ...summary, model: new Model(nativeModel) })
+            const thumbnails = result.takeThumbnails()
+            const report = await this.#writeReport(() => this.#report.writeCompleted(outcome, model.classes, result.reviewJson, thumbnails))
+            const summary = { ...outcome, report }
+            resolve({ ...summary, model })
             this.#emitSafely('end', summary)
           } catch (failure) {
             reject(fromNative(failure))
@@ -141,8 +152,8 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
       })
     }
     this.#result.catch((error: Error) => {
-      // A run nobody awaits must not crash the process; report it to 'error' listeners.
-      if (this.listenerCount('error') > 0) this.#emitSafely('error', error)
+      // A run nobody awaits must not crash the process; report it to 'error' (and 'event') listeners.
+      this.#emitSafely('error', error)
     })
   }
 
@@ -170,10 +181,31 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
   #onNativeEvent(event: { type: keyof TrainingEvents } & Record<string, unknown>): void {
     const { type, ...payload } = event
     if (type === 'warning' && payload.path === null) delete payload.path
+    this.#report.observe(type, payload)
     this.#emitSafely(type, payload as never)
   }
 
+  /** The report's path, or null after a 'warning' saying why it could not be written: a
+   *  report is not worth losing the trained model for. */
+  async #writeReport(write: () => Promise<string | null>): Promise<string | null> {
+    try {
+      return await write()
+    } catch (error) {
+      this.#emitSafely('warning', { message: `could not write report.html: ${(error as Error)?.message ?? String(error)}` })
+      return null
+    }
+  }
+
   #emitSafely<K extends keyof TrainingEvents>(type: K, ...args: TrainingEvents[K]): void {
+    if (type !== 'error' || this.listenerCount('error') > 0) this.#emitGuarded(type, ...args)
+    if (type !== 'event' && this.listenerCount('event') > 0) {
+      const payload = args[0]
+      const tagged = type === 'error' ? { type, error: payload as Error } : { ...(payload as object), type }
+      this.#emitGuarded('event', tagged as TrainingEvent)
+    }
+  }
+
+  #emitGuarded<K extends keyof TrainingEvents>(type: K, ...args: TrainingEvents[K]): void {
     try {
       this.emit(type, ...(args as never))
     } catch (listenerError) {

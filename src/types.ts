@@ -118,6 +118,8 @@ export interface BatchEvent {
   /** Mean training loss of the epoch so far. */
   loss: number
   imagesPerSecond: number
+  /** The learning rate of this batch's update. */
+  learningRate: number
 }
 
 export interface EpochSummary {
@@ -137,6 +139,7 @@ export interface WarningEvent {
   path?: string
 }
 
+/** The listener arguments of each event of a TrainingRun (an EventEmitter). */
 export interface TrainingEvents {
   start: [StartEvent]
   batch: [BatchEvent]
@@ -144,7 +147,22 @@ export interface TrainingEvents {
   warning: [WarningEvent]
   end: [TrainResultSummary]
   error: [Error]
+  /** Every event above, as one TrainingEvent value tagged with its `type`. */
+  event: [TrainingEvent]
 }
+
+/** One training event as a discriminated union on `type`: what a `run.on('event', ...)`
+ *  listener receives. Narrow with `switch (event.type)`. */
+export type TrainingEvent =
+  | ({ type: 'start' } & StartEvent)
+  | ({ type: 'batch' } & BatchEvent)
+  | ({ type: 'epoch' } & EpochSummary)
+  | ({ type: 'warning' } & WarningEvent)
+  | ({ type: 'end' } & TrainResultSummary)
+  | { type: 'error'; error: Error }
+
+/** The `type` of a TrainingEvent: 'start' | 'batch' | 'epoch' | 'warning' | 'end' | 'error'. */
+export type TrainingEventType = TrainingEvent['type']
 
 export interface TrainResultSummary {
   history: EpochSummary[]
@@ -154,6 +172,9 @@ export interface TrainResultSummary {
   stoppedEarly: boolean
   /** Files skipped because they were not images or failed to decode (each also a warning). */
   skipped: number
+  /** The path of `<output>/report.html` (curves, confusion matrix, per-class metrics and the
+   *  highest-loss validation images); null when it could not be written (a 'warning' says why). */
+  report: string | null
 }
 
 export interface Prediction {

@@ -5,7 +5,7 @@ use crate::data::folder::{scan_split, Sample, Skipped};
 use crate::data::loader::{decoding_pool, BatchLoader, Pipeline};
 use crate::data::transform::{batch_tensor, needed_shorter_side, normalised_cpu_tensor, resize_into, to_input_tensor};
 use crate::error::{Error, Result};
-use crate::metrics::{Evaluation, Tally};
+use crate::metrics::{Evaluation, SampleOutcome, Tally};
 use crate::model::saved::SavedModel;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -150,6 +150,35 @@ impl SavedModel {
         pool: Arc<rayon::ThreadPool>,
         on_skip: &mut dyn FnMut(usize, Skipped),
     ) -> Result<Tally> {
+        self.evaluate_pass(samples, order, batch_size, pipeline, pool, on_skip, None)
+    }
+
+    /// `evaluate_tally`, plus each sample's own outcome (for the training report).
+    pub fn evaluate_samples(
+        &self,
+        samples: Arc<Vec<Sample>>,
+        order: Vec<usize>,
+        batch_size: usize,
+        pipeline: Arc<Pipeline>,
+        pool: Arc<rayon::ThreadPool>,
+        on_skip: &mut dyn FnMut(usize, Skipped),
+    ) -> Result<(Tally, Vec<SampleOutcome>)> {
+        let mut outcomes = Vec::with_capacity(order.len());
+        let tally = self.evaluate_pass(samples, order, batch_size, pipeline, pool, on_skip, Some(&mut outcomes))?;
+        Ok((tally, outcomes))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_pass(
+        &self,
+        samples: Arc<Vec<Sample>>,
+        order: Vec<usize>,
+        batch_size: usize,
+        pipeline: Arc<Pipeline>,
+        pool: Arc<rayon::ThreadPool>,
+        on_skip: &mut dyn FnMut(usize, Skipped),
+        mut outcomes: Option<&mut Vec<SampleOutcome>>,
+    ) -> Result<Tally> {
         let _guard = tch::no_grad_guard();
         let mut tally = Tally::new(self.meta.classes.len());
         for batch in BatchLoader::start(samples.clone(), order, batch_size, pipeline, 0, pool) {
@@ -163,6 +192,9 @@ impl SavedModel {
             let labels = Tensor::f_from_slice(&batch.labels)?.f_to_device(self.device())?;
             let logits = self.net.forward_t(&input, false);
             tally.add(&logits, &labels)?;
+            if let Some(outcomes) = outcomes.as_deref_mut() {
+                outcomes.extend(SampleOutcome::of_batch(&logits, &labels, &batch.indices)?);
+            }
         }
         Ok(tally)
     }

@@ -22,7 +22,8 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use inference::{ImageInput, Prediction};
-pub use metrics::{ClassMetrics, Evaluation};
+pub use metrics::{ClassMetrics, Evaluation, SampleOutcome};
 pub use model::saved::SavedModel;
 pub use train::events::{BatchProgress, EpochSummary, TrainEvent, Warning};
+pub use train::review::{ReviewedSample, ValidationReview};
 pub use train::run::{train, TrainOutcome};

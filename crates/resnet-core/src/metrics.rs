@@ -38,6 +38,45 @@ pub struct Evaluation {
     pub most_confused: Vec<Confusion>,
 }
 
+/// One evaluated sample: its true and predicted class, its own cross-entropy loss (without
+/// label smoothing, as the tallied loss) and the probability given to the predicted class.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleOutcome {
+    /// Index into the evaluated samples.
+    pub index: usize,
+    pub label: usize,
+    pub predicted: usize,
+    pub loss: f64,
+    pub probability: f64,
+}
+
+impl SampleOutcome {
+    /// The outcomes of one batch of logits `[n, classes]`, labels `[n]` and sample indices.
+    /// The prediction is the top logit, as in `Tally::add`.
+    pub fn of_batch(logits: &Tensor, labels: &Tensor, indices: &[usize]) -> Result<Vec<SampleOutcome>> {
+        let logits = logits.f_detach()?.f_to_kind(Kind::Float)?;
+        let losses = logits.f_cross_entropy_loss::<Tensor>(labels, None, Reduction::None, -100, 0.0)?;
+        let (_, top) = logits.f_topk(1, 1, true, true)?;
+        let probabilities = logits.f_softmax(1, Kind::Float)?.f_gather(1, &top, false)?;
+        let cpu = |tensor: Tensor| tensor.f_to_device(tch::Device::Cpu)?.f_flatten(0, -1);
+        let losses = Vec::<f64>::try_from(cpu(losses)?.f_to_kind(Kind::Double)?)?;
+        let probabilities = Vec::<f64>::try_from(cpu(probabilities)?.f_to_kind(Kind::Double)?)?;
+        let predicted = Vec::<i64>::try_from(cpu(top)?)?;
+        let truth = Vec::<i64>::try_from(cpu(labels.shallow_clone())?)?;
+        Ok(indices
+            .iter()
+            .enumerate()
+            .map(|(row, &index)| SampleOutcome {
+                index,
+                label: truth[row] as usize,
+                predicted: predicted[row] as usize,
+                loss: losses[row],
+                probability: probabilities[row],
+            })
+            .collect())
+    }
+}
+
 /// Running sums over the batches of one pass.
 #[derive(Debug, Clone)]
 pub struct Tally {

@@ -5,6 +5,7 @@ use crate::errors::{guarded, to_napi};
 use crate::model::NativeModel;
 use crate::options::NativeTrainOptions;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::bindgen_prelude::Buffer;
 use napi::Status;
 use napi_derive::napi;
 use resnet_core::{TrainConfig, TrainEvent};
@@ -39,7 +40,12 @@ pub struct NativeTrainResult {
     /// The best epoch by the monitored metric (its model is in `<output>/best`).
     pub best_epoch: Option<u32>,
     pub stopped_early: bool,
+    /// The last epoch's validation for the report (metrics and worst samples), as JSON text;
+    /// null without validation images.
+    pub review_json: Option<String>,
     model: Option<NativeModel>,
+    /// JPEG thumbnails of the review's worst samples, in the same order.
+    thumbnails: Vec<Vec<u8>>,
 }
 
 #[napi]
@@ -48,6 +54,13 @@ impl NativeTrainResult {
     #[napi]
     pub fn take_model(&mut self) -> Option<NativeModel> {
         self.model.take()
+    }
+
+    /// The review's thumbnails (once; later calls return an empty list). An empty buffer
+    /// stands for an image that could not be read again.
+    #[napi]
+    pub fn take_thumbnails(&mut self) -> Vec<Buffer> {
+        std::mem::take(&mut self.thumbnails).into_iter().map(Buffer::from).collect()
     }
 }
 
@@ -70,7 +83,11 @@ pub fn start_training(
                 resnet_core::train(&config, &mut observe, &flag)
             });
             let result = outcome.and_then(|outcome| {
+                let review_json = outcome.review.as_ref().map(serde_json::to_string).transpose().map_err(|e| napi::Error::from_reason(e.to_string()))?;
+                let thumbnails = outcome.review.map(|review| review.worst.into_iter().map(|sample| sample.thumbnail).collect()).unwrap_or_default();
                 Ok(NativeTrainResult {
+                    review_json,
+                    thumbnails,
                     history_json: serde_json::to_string(&outcome.history).map_err(|e| napi::Error::from_reason(e.to_string()))?,
                     output: outcome.output.display().to_string(),
                     skipped: outcome.skipped as u32,

@@ -13,6 +13,8 @@ pub struct BatchProgress {
     /// Mean training loss of the epoch so far.
     pub loss: f64,
     pub images_per_second: f64,
+    /// The learning rate of this batch's update.
+    pub learning_rate: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

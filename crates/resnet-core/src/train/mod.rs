@@ -3,5 +3,6 @@ pub mod checkpoint;
 pub mod events;
 pub mod fine_tune;
 pub mod optimizer;
+pub mod review;
 pub mod run;
 pub mod schedule;

@@ -6,6 +6,7 @@ use super::checkpoint::{self, Progress};
 use super::events::{BatchProgress, EpochSummary, TrainEvent, Warning};
 use super::fine_tune::Phases;
 use super::optimizer::Optimizer;
+use super::review::ValidationReview;
 use super::schedule::Schedule;
 use crate::config::{DataSource, TrainConfig};
 use crate::data::cache::ImageCache;
@@ -15,7 +16,7 @@ use crate::data::transform::batch_tensor;
 use crate::device::{device_name, parse_device};
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_writable_dir, write_text_atomically};
-use crate::metrics::Tally;
+use crate::metrics::{SampleOutcome, Tally};
 use crate::model::layout::{channels_last, convert_to_channels_last};
 use crate::model::saved::{SavedModel, WEIGHTS_FILE};
 use crate::model::weights;
@@ -47,6 +48,9 @@ pub struct TrainOutcome {
     pub best_epoch: Option<usize>,
     /// Whether early stopping ended the run before `epochs`.
     pub stopped_early: bool,
+    /// The last trained epoch's validation with its worst samples, for the report; `None`
+    /// without validation images or when no epoch was left to train.
+    pub review: Option<ValidationReview>,
 }
 
 /// Trains as `config` says, reporting through `observe`; stops with `Error::Aborted`
@@ -71,6 +75,8 @@ struct Trainer<'a> {
     channels_last: bool,
     /// Forward passes under bf16 autocast.
     bf16: bool,
+    /// The latest validation pass with each sample's outcome, for the report.
+    last_validation: Option<(Tally, Vec<SampleOutcome>)>,
 }
 
 impl<'a> Trainer<'a> {
@@ -157,6 +163,7 @@ impl<'a> Trainer<'a> {
             skipped,
             channels_last,
             bf16: config.precision.uses_bf16(device),
+            last_validation: None,
         })
     }
 
@@ -211,7 +218,11 @@ impl<'a> Trainer<'a> {
                 break;
             }
         }
+        let review = self.last_validation.take().map(|(tally, outcomes)| {
+            ValidationReview::new(progress.epoch, &self.model.meta.classes, &self.validation_samples, &tally, outcomes)
+        });
         Ok(TrainOutcome {
+            review,
             model: self.model,
             best_epoch: progress.best.as_ref().map(|best| best.epoch),
             history: progress.history,
@@ -302,6 +313,7 @@ impl<'a> Trainer<'a> {
                 batches,
                 loss: tally.mean_loss(),
                 images_per_second: tally.count() as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                learning_rate,
             }));
         }
         if cancel.load(Ordering::Relaxed) {
@@ -317,7 +329,7 @@ impl<'a> Trainer<'a> {
         }
         let mut failed: Vec<(usize, Skipped)> = Vec::new();
         let order = (0..self.validation_samples.len()).filter(|i| !self.validation_broken.contains(i)).collect();
-        let tally = self.model.evaluate_tally(
+        let (tally, outcomes) = self.model.evaluate_samples(
             self.validation_samples.clone(),
             order,
             self.config.batch_size,
@@ -331,6 +343,7 @@ impl<'a> Trainer<'a> {
             self.skipped += 1;
             observe(skip_warning(&skip));
         }
+        self.last_validation = Some((tally.clone(), outcomes));
         Ok(Some(tally))
     }
 }
