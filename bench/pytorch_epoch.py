@@ -1,0 +1,51 @@
+"""PyTorch side of the end-to-end epoch benchmark: the seed notebook's pipeline (its dataset
+class through a DataLoader with one worker per core) feeding torchvision's ResNet trained with
+Adam, one loop per epoch. Prints one JSON line per epoch with images per second.
+
+usage: pytorch_epoch.py --data ROOT --arch resnet18 --image-size 128 --batch-size 64 --epochs 1
+"""
+import argparse, glob, json, os, time
+
+import torch, torchvision
+from torch.utils.data import DataLoader
+
+from pytorch_loader import SeedDataset
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--arch", default="resnet18")
+    ap.add_argument("--image-size", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=os.cpu_count())
+    a = ap.parse_args()
+    torch.set_num_threads(a.workers)  # the same intra-op threads as the project's libtorch
+
+    classes = sorted(d for d in os.listdir(a.data) if os.path.isdir(os.path.join(a.data, d)))
+    paths, labels = [], []
+    for k, c in enumerate(classes):
+        found = sorted(glob.glob(os.path.join(a.data, c, "*.jpg")))
+        paths += found
+        labels += [k] * len(found)
+    dl = DataLoader(SeedDataset(paths, labels, a.image_size), batch_size=a.batch_size, shuffle=True,
+                    num_workers=a.workers, persistent_workers=True)
+    model = getattr(torchvision.models, a.arch)(num_classes=len(classes))
+    opt = torch.optim.Adam(model.parameters(), lr=0.005)
+    lossf = torch.nn.CrossEntropyLoss()
+    model.train()
+    for epoch in range(1, a.epochs + 1):
+        t0, n = time.perf_counter(), 0
+        for x, y in dl:
+            opt.zero_grad(set_to_none=True)
+            lossf(model(x), y).backward()
+            opt.step()
+            n += x.shape[0]
+        s = time.perf_counter() - t0
+        print(json.dumps({"kind": "pytorch_epoch", "epoch": epoch, "images": n, "seconds": round(s, 3),
+                          "imagesPerSecond": round(n / s, 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

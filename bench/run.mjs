@@ -1,0 +1,138 @@
+// `npm run bench [-- --quick]`: every CPU workload of the performance issue, the project and
+// PyTorch (torch 2.11.0, torchvision 0.26.0, the same libtorch build) one after the other on
+// this machine, with equal thread counts. Writes bench/results/latest.json (rows of
+// { name, unit, project, pytorch, ratio, higherIsBetter, goal, met, machine }) and latest.md.
+// A side that fails or prints nothing usable fails the whole run: no row is ever invented.
+import { spawn, execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { peakTreeRss } from './rss.mjs'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+process.chdir(root)
+const quick = process.argv.includes('--quick')
+const cores = cpus().length
+const size = quick
+  ? { steps: 4, warmup: 2, photos: 400, epochs: 3, latencyCalls: 10, batchImages: 128, scaling: [500, 1000, 2000] }
+  : { steps: 10, warmup: 3, photos: 2000, epochs: 5, latencyCalls: 30, batchImages: 256, scaling: [1000, 4000, 16000] }
+const machine = `${cores} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, no GPU`
+
+const pythonPath = execFileSync('bash', ['bench/setup-python.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim()
+// Both sides: libtorch's huge pages for large CPU tensors (the facade turns them on by default)
+// and the same intra-op thread count.
+const env = { ...process.env, PYTHONPATH: pythonPath, THP_MEM_ALLOC_ENABLE: '1', OMP_NUM_THREADS: String(cores) }
+
+/** Runs a command, echoes its output, and returns its JSON lines and its process tree's peak RSS. */
+async function run(label, command, args) {
+  console.error(`\n[bench] ${label}: ${command} ${args.join(' ')}`)
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'inherit'] })
+  const peak = peakTreeRss(child.pid)
+  let out = ''
+  child.stdout.on('data', (chunk) => { out += chunk; process.stderr.write(chunk) })
+  const code = await new Promise((done) => child.on('close', done))
+  const peakRssBytes = peak.stop()
+  if (code !== 0) throw new Error(`${label} exited with ${code}`)
+  const rows = out.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line))
+  if (rows.length === 0) throw new Error(`${label} printed no results`)
+  return { rows, peakRssBytes }
+}
+
+const cargoExample = (name) => ['scripts/with-libtorch.sh', 'cargo', 'run', '--release', '-q', '-p', 'resnet-core', '--example', name, '--']
+const python = (script, args) => ['python3', [join('bench', script), ...args]]
+const one = (rows, kind) => {
+  const found = rows.find((row) => row.kind === kind)
+  if (!found) throw new Error(`no ${kind} result`)
+  return found
+}
+
+const results = []
+function row(name, unit, project, pytorch, higherIsBetter, goal, goalOn = 'ratio') {
+  const ratio = pytorch == null ? null : round(project / pytorch, 3)
+  const value = goalOn === 'ratio' ? ratio : project
+  const met = goal == null ? null : higherIsBetter ? value >= goal : value <= goal
+  const entry = { name, unit, project: round(project, 2), pytorch: pytorch == null ? null : round(pytorch, 2), ratio, higherIsBetter, goal, goalOn, met, machine }
+  results.push(entry)
+  console.error(`[bench] ${name}: project ${entry.project} ${unit}, PyTorch ${entry.pytorch}, ratio ${ratio}, goal ${goal} -> ${met}`)
+}
+const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits
+
+async function photos(n, classes = 80) {
+  const dir = `bench/data/photos-${n}`
+  await run(`photos ${n}`, ...python('make_photos.py', [dir, String(n), String(classes)]))
+  return dir
+}
+
+// 1. Training step on synthetic tensors.
+for (const arch of ['resnet18', 'resnet34']) {
+  const common = ['--arch', arch, '--batch-size', '32', '--image-size', '128', '--steps', String(size.steps), '--warmup', String(size.warmup), '--threads', String(cores)]
+  const torchDefault = (await run(`PyTorch ${arch} step`, ...python('pytorch_train_step.py', common))).rows[0]
+  const contiguous = (await run(`project ${arch} step, contiguous`, 'bash', [...cargoExample('train-step-bench'), ...common, '--layout', 'contiguous'])).rows[0]
+  const channelsLast = (await run(`project ${arch} step, channels_last`, 'bash', [...cargoExample('train-step-bench'), ...common, '--layout', 'channels-last'])).rows[0]
+  row(`training step ${arch}, fp32, batch 32, 128 px: project default (channels_last) vs PyTorch default`, 'img/s', channelsLast.imagesPerSecond, torchDefault.imagesPerSecond, true, 1.15)
+  row(`training step ${arch}, fp32, batch 32, 128 px: both contiguous`, 'img/s', contiguous.imagesPerSecond, torchDefault.imagesPerSecond, true, 1.0)
+}
+
+// 2. Data pipeline (its own script and result files).
+execFileSync('bash', ['bench/data-pipeline.sh', ...(quick ? ['--quick'] : [])], { env, stdio: ['ignore', 'inherit', 'inherit'] })
+const pipeline = JSON.parse(readFileSync('bench/results/data-pipeline.json', 'utf8')).summary
+row('data pipeline, 256 px float batches of 64 (bench/data-pipeline.sh)', 'img/s', pipeline.projectImagesPerSecond, pipeline.pytorchImagesPerSecond, true, 3)
+
+// 3 and 5. One epoch end to end (JPEG folder, resnet18, 128 px, batch 64), memory.
+const trainDir = await photos(size.photos)
+const valDir = await photos(80)
+const project = await run('project epochs', 'node', ['bench/project_epoch.mjs', trainDir, valDir, String(size.epochs), '128', '64'])
+const torchEpoch = await run('PyTorch epoch', ...python('pytorch_epoch.py', ['--data', trainDir, '--image-size', '128', '--batch-size', '64', '--epochs', '1']))
+const epochs = project.rows.filter((r) => r.kind === 'project_epoch')
+const torchFirst = one(torchEpoch.rows, 'pytorch_epoch')
+row(`end-to-end epoch 1 (cold decode), ${size.photos} JPEGs 300-1024 px, resnet18, 128 px, batch 64`, 'img/s', epochs[0].imagesPerSecond, torchFirst.imagesPerSecond, true, 1.3)
+row(`end-to-end epoch 2 (decoded cache), same; PyTorch has no cache: its epoch 1`, 'img/s', epochs[1].imagesPerSecond, torchFirst.imagesPerSecond, true, null)
+row(`peak RSS of the end-to-end run, process tree (project ${size.epochs} epochs, PyTorch 1 epoch with its workers)`, 'MB', project.peakRssBytes / 1e6, torchEpoch.peakRssBytes / 1e6, false, 1.0)
+const drift = (epochs.at(-1).rssBytes - epochs[1].rssBytes) / epochs[1].rssBytes * 100
+row(`RSS drift from epoch 2 to epoch ${epochs.length} (project)`, '%', drift, null, false, 2, 'project')
+
+// 4. Prediction: batch-1 latency and batch-64 throughput, resnet34 at 256 px, JPEG paths in.
+const photoFiles = readdirSync(trainDir).flatMap((c) => readdirSync(join(trainDir, c)).map((f) => resolve(trainDir, c, f)))
+const tiny = 'bench/data/predict-tiny'
+rmSync(tiny, { recursive: true, force: true })
+for (const [k, c] of ['a', 'b'].entries()) {
+  mkdirSync(join(tiny, c), { recursive: true })
+  for (let i = 0; i < 4; i++) symlinkSync(photoFiles[k * 4 + i], join(tiny, c, `${i}.jpg`))
+}
+writeFileSync('bench/data/latency.txt', photoFiles.slice(0, size.latencyCalls).join('\n'))
+writeFileSync('bench/data/batch.txt', photoFiles.slice(0, size.batchImages).join('\n'))
+const projectPredict = await run('project predict', 'node', ['bench/project_predict.mjs', tiny, 'bench/data/latency.txt', 'bench/data/batch.txt', 'resnet34', '256', '64'])
+const torchPredict = await run('PyTorch predict', ...python('pytorch_predict.py', ['--arch', 'resnet34', '--image-size', '256', '--classes', '2', '--latency-files', 'bench/data/latency.txt', '--batch-files', 'bench/data/batch.txt', '--batch-size', '64']))
+row('predict latency, batch 1, resnet34, 256 px, JPEG path in (median)', 'ms', one(projectPredict.rows, 'project_latency').medianMs, one(torchPredict.rows, 'pytorch_latency').medianMs, false, 1.0)
+row('predict throughput, batches of 64 JPEG paths, resnet34, 256 px', 'img/s', one(projectPredict.rows, 'project_batch').imagesPerSecond, one(torchPredict.rows, 'pytorch_batch').imagesPerSecond, true, 1.0)
+
+// 6. Scaling: the loader's images/s on folders of growing size (cache off, 128 px).
+const rates = []
+for (const n of size.scaling) {
+  const dir = await photos(n)
+  const loader = await run(`project loader ${n}`, 'bash', [...cargoExample('loader-bench'), '--data', dir, '--image-size', '128', '--batch-size', '64', '--epochs', '1', '--cache', 'off'])
+  rates.push({ images: n, imagesPerSecond: one(loader.rows, 'loader').imagesPerSecond })
+}
+const speeds = rates.map((r) => r.imagesPerSecond)
+row(`scaling: loader img/s at ${size.scaling.join(' / ')} images (${speeds.map((s) => Math.round(s)).join(' / ')}), slowest / fastest`, 'ratio', Math.min(...speeds) / Math.max(...speeds), null, true, 0.9, 'project')
+
+const report = {
+  date: new Date().toISOString(),
+  quick,
+  machine,
+  threads: cores,
+  gpu: 'not run: no GPU machine was lent to this session (see docs/results for the GPU runs)',
+  rows: results,
+  details: { trainingEpochs: epochs, pytorchEpoch: torchFirst, scaling: rates },
+}
+mkdirSync('bench/results', { recursive: true })
+writeFileSync('bench/results/latest.json', JSON.stringify(report, null, 2) + '\n')
+const table = [
+  `# Benchmarks (${report.date}${quick ? ', --quick' : ''})`, '', `Machine: ${machine}; ${cores} threads on both sides.`, '',
+  '| workload | unit | project | PyTorch | ratio | goal | met |', '|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.name} | ${r.unit} | ${r.project} | ${r.pytorch ?? '-'} | ${r.ratio ?? '-'} | ${r.goal == null ? '-' : `${r.higherIsBetter ? '>=' : '<='} ${r.goal}${r.goalOn === 'project' ? ' (project)' : ''}`} | ${r.met == null ? '-' : r.met ? 'yes' : 'no'} |`),
+  '', `GPU: ${report.gpu}`,
+]
+writeFileSync('bench/results/latest.md', table.join('\n') + '\n')
+console.log(table.join('\n'))
