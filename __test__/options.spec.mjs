@@ -18,7 +18,7 @@ const invalidCases = [
   [{ data: 'x', optimizer: 'lbfgs' }, 'Expected one of "adam", "adamw", "sgd" for optimizer but received "lbfgs"'],
   [{ data: 'x', mean: [0.5, 0.5] }, 'Expected an array of three finite numbers for mean but received an array of length 2'],
   [{ data: 'x', signal: {} }, 'Expected an AbortSignal for signal but received an object'],
-  [{ data: 'x', epoch: 3 }, 'Expected one of the options data, validationSplit, arch, epochs, batchSize, learningRate, optimizer, imageSize, device, output, seed, signal, recipe, resize, mean, std, augment, cache, cacheBytes, workers, cropScale, weightDecay, decayNormAndBias, momentum, nesterov, schedule, warmupEpochs, labelSmoothing, gradientClip, monitor, patience, minDelta, resume for train options but received "epoch"'],
+  [{ data: 'x', epoch: 3 }, 'Expected one of the options data, validationSplit, arch, epochs, batchSize, learningRate, optimizer, imageSize, device, output, seed, signal, recipe, resize, mean, std, augment, cache, cacheBytes, workers, cropScale, weightDecay, decayNormAndBias, momentum, nesterov, schedule, warmupEpochs, labelSmoothing, gradientClip, monitor, patience, minDelta, resume, pretrained, freezeEpochs, bodyLrFactor, precision, channelsLast for train options but received "epoch"'],
   [{ data: 'x', cropScale: [0.5, 1.2] }, 'Expected [min, max] with 0 < min <= max <= 1 for cropScale but received an array of length 2'],
   [{ data: 'x', schedule: 'step' }, 'Expected one of "constant", "cosine", "onecycle" for schedule but received "step"'],
   [{ data: 'x', labelSmoothing: 1 }, 'Expected a number from 0 to less than 1 for labelSmoothing but received 1'],
@@ -33,6 +33,11 @@ const invalidCases = [
   [{ data: 'x', cache: 'disk' }, 'Expected one of "auto", "memory", "off" for cache but received "disk"'],
   [{ data: 'x', cache: 'off', cacheBytes: 1000 }, 'Expected cache "memory" (or no cache option) with cacheBytes for cache but received "off"'],
   [{ data: 'x', augment: 'yes' }, 'Expected a boolean for augment but received "yes"'],
+  [{ data: 'x', freezeEpochs: 1 }, 'Expected pretrained weights to freeze (set pretrained) for freezeEpochs but received 1'],
+  [{ data: 'x', pretrained: 'w.safetensors', freezeEpochs: -1 }, 'Expected an integer between 0 and 100000 for freezeEpochs but received -1'],
+  [{ data: 'x', bodyLrFactor: 0 }, 'Expected a number greater than 0 and at most 1 for bodyLrFactor but received 0'],
+  [{ data: 'x', precision: 'fp16' }, 'Expected one of "auto", "fp32", "bf16" for precision but received "fp16"'],
+  [{ data: 'x', channelsLast: 1 }, 'Expected a boolean for channelsLast but received 1'],
 ]
 
 for (const [options, message] of invalidCases) {

@@ -10,7 +10,21 @@ use tch::{nn::VarStore, Kind, Tensor};
 /// Copies the weights in `path` into `vs`. Extra entries such as `num_batches_tracked`
 /// are ignored; a missing one, a wrong shape or a wrong dtype is an error.
 pub fn load_into(vs: &VarStore, path: &Path) -> Result<()> {
-    load_matching(vs, path, |_| true).map(|_| ())
+    load_matching(vs, path, |_| true, Extra::Refused).map(|_| ())
+}
+
+/// `load_into` for a file that holds more than the network (a checkpoint's optimiser state).
+pub fn load_into_ignoring_extra(vs: &VarStore, path: &Path) -> Result<()> {
+    load_matching(vs, path, |_| true, Extra::Ignored).map(|_| ())
+}
+
+/// What to do with tensors the network lacks.
+#[derive(PartialEq)]
+enum Extra {
+    /// A model file: another arch's weights (resnet34's names include all of resnet18's,
+    /// with the same shapes), so an error.
+    Refused,
+    Ignored,
 }
 
 /// The classifier's variables, which a pretrained body leaves to be sized for new classes.
@@ -22,18 +36,17 @@ pub fn is_head(name: &str) -> bool {
 /// safetensors) into `vs`: fine-tuning keeps the body and learns a new head. Returns how
 /// many tensors were copied.
 pub fn load_body(vs: &VarStore, path: &Path) -> Result<usize> {
-    load_matching(vs, path, |name| !is_head(name))
+    load_matching(vs, path, |name| !is_head(name), Extra::Refused)
 }
 
 /// Copies the variables of `vs` that `wanted` selects from `path`; returns how many.
-fn load_matching(vs: &VarStore, path: &Path, wanted: impl Fn(&str) -> bool) -> Result<usize> {
+fn load_matching(vs: &VarStore, path: &Path, wanted: impl Fn(&str) -> bool, extra: Extra) -> Result<usize> {
     let bytes = std::fs::read(path).map_err(|error| Error::model_file(path, format!("cannot read weights: {error}")))?;
     let file = SafeTensors::deserialize(&bytes)
         .map_err(|error| Error::model_file(path, format!("not a valid safetensors file: {error}")))?;
-    // A tensor the network lacks means the file is for another arch (resnet34's names
-    // include all of resnet18's, with the same shapes).
     let known = vs.variables();
-    if let Some(unknown) = file.names().into_iter().find(|name| !known.contains_key(*name) && !name.ends_with("num_batches_tracked")) {
+    let unknown = file.names().into_iter().find(|name| !known.contains_key(*name) && !name.ends_with("num_batches_tracked"));
+    if let (Some(unknown), Extra::Refused) = (unknown, &extra) {
         return Err(Error::model_file(path, format!("found a tensor named {unknown:?} that this arch does not have")));
     }
     let mut variables: Vec<(String, Tensor)> = known.into_iter().filter(|(name, _)| wanted(name)).collect();

@@ -106,6 +106,6 @@ pub fn restore(dir: &Path, model: &SavedModel) -> Result<(Progress, HashMap<Stri
             progress.image_size
         )));
     }
-    weights::load_into(&model.vs, &path)?;
+    weights::load_into_ignoring_extra(&model.vs, &path)?;
     Ok((progress, optimizer_state))
 }
