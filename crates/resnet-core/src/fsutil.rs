@@ -46,3 +46,22 @@ pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }
+
+/// The size of `path` if it is a regular file inside `dir` (after following links), else why
+/// not: a FIFO would block a read forever, a device may never end, and a link leading out of
+/// a model directory would read someone else's file.
+pub fn regular_file_within(dir: &Path, path: &Path) -> std::result::Result<u64, String> {
+    let metadata = std::fs::metadata(path).map_err(|error| format!("cannot read: {error}"))?;
+    if !metadata.is_file() {
+        let kind = if metadata.is_dir() { "a directory" } else { "not a regular file" };
+        return Err(format!("expected a regular file, found {kind}"));
+    }
+    let inside = match (dir.canonicalize(), path.canonicalize()) {
+        (Ok(dir), Ok(file)) => file.starts_with(&dir),
+        _ => false,
+    };
+    if !inside {
+        return Err(format!("expected a file inside the model directory {}, found a link leading out of it", dir.display()));
+    }
+    Ok(metadata.len())
+}

@@ -15,6 +15,11 @@ pub fn layout(arch: Arch) -> (BlockKind, [i64; 4]) {
     }
 }
 
+/// Width of the pooled features `arch` feeds its classifier (512 or 2048), without building it.
+pub fn classifier_width(arch: Arch) -> i64 {
+    512 * layout(arch).0.expansion()
+}
+
 #[derive(Debug)]
 pub struct ResNet {
     conv1: nn::Conv2D,

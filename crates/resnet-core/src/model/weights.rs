@@ -1,17 +1,35 @@
 //! Reading and writing `model.safetensors`: float32 tensors named as torchvision's
 //! `state_dict`. Loading checks every name, dtype and shape before copying, and never runs code.
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomically;
+use crate::fsutil::{regular_file_within, write_atomically};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::Path;
 use tch::{nn::VarStore, Kind, Tensor};
 
-/// Copies the weights in `path` into `vs`. Extra entries such as `num_batches_tracked`
-/// are ignored; a missing one, a wrong shape or a wrong dtype is an error.
-pub fn load_into(vs: &VarStore, path: &Path) -> Result<()> {
+/// Copies the weights in `path` (a regular file inside `dir`) into `vs`. Extra entries such
+/// as `num_batches_tracked` are ignored; a missing one, a wrong shape or a wrong dtype is an
+/// error. A file far larger than the network is refused before it is read.
+pub fn load_into(vs: &VarStore, dir: &Path, path: &Path) -> Result<()> {
+    let size = regular_file_within(dir, path).map_err(|reason| Error::model_file(path, format!("cannot read weights: {reason}")))?;
+    let limit = size_limit(vs);
+    if size > limit {
+        return Err(Error::model_file(path, format!("expected weights of at most {limit} bytes for this arch and class count, found {size} bytes")));
+    }
     let bytes = std::fs::read(path).map_err(|error| Error::model_file(path, format!("cannot read weights: {error}")))?;
-    let file = SafeTensors::deserialize(&bytes)
+    load_bytes(vs, &bytes, path)
+}
+
+/// The most bytes a weights file for `vs` may take: twice its float32 parameters, plus room
+/// for a header and extra entries (safetensors itself caps the header at 100 MB).
+fn size_limit(vs: &VarStore) -> u64 {
+    let parameters: i64 = vs.variables().values().map(Tensor::numel).map(|n| n as i64).sum();
+    (parameters as u64) * 8 + (128 << 20)
+}
+
+/// Copies the weights held in `bytes` (the contents of `path`, named in errors) into `vs`.
+pub fn load_bytes(vs: &VarStore, bytes: &[u8], path: &Path) -> Result<()> {
+    let file = SafeTensors::deserialize(bytes)
         .map_err(|error| Error::model_file(path, format!("not a valid safetensors file: {error}")))?;
     let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     variables.sort_by(|a, b| a.0.cmp(&b.0));
@@ -92,6 +110,9 @@ pub fn write_file(path: &Path, named: &[(String, Tensor)], metadata: Option<Hash
 /// The float32 tensors of a safetensors file whose names start with `prefix`, and its
 /// string metadata.
 pub fn read_file(path: &Path, prefix: &str) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
+    if !path.is_file() {
+        return Err(Error::model_file(path, "expected a regular file, found none or something else"));
+    }
     let bytes = std::fs::read(path).map_err(|error| Error::model_file(path, format!("cannot read: {error}")))?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|error| Error::model_file(path, format!("not a valid safetensors file: {error}")))?;
