@@ -50,6 +50,8 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
     check.invalid('an AbortSignal', 'signal', options.signal)
   }
   if (options.output !== undefined) check.nonEmptyString('output', options.output)
+  // Checked before the output directory is derived from it.
+  if (options.resume !== undefined) check.nonEmptyString('resume', options.resume)
   return {
     ...dataFields,
     arch,

@@ -8,6 +8,8 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod error;
+#[doc(hidden)]
+pub mod fault_injection;
 pub mod fsutil;
 pub mod inference;
 pub mod metrics;
