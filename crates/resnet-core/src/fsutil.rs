@@ -33,9 +33,28 @@ pub fn write_text_atomically(path: &Path, text: &str) -> Result<()> {
     })
 }
 
+const TEMPORARY_PREFIX: &str = ".tmp-";
+
 fn temporary_sibling(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".tmp-{}-{name}", std::process::id()))
+    path.with_file_name(format!("{TEMPORARY_PREFIX}{}-{name}", std::process::id()))
+}
+
+/// Deletes the temporary files that a killed writer left in `dir` (its process no longer
+/// exists), so that crashes do not pile up half-written checkpoints. Returns how many.
+/// A writer that is still running keeps its file.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix(TEMPORARY_PREFIX).and_then(|rest| rest.split('-').next()) else { return false };
+            let Ok(pid) = pid.parse::<u32>() else { return false };
+            let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+            !alive && entry.file_type().is_ok_and(|kind| kind.is_file()) && std::fs::remove_file(entry.path()).is_ok()
+        })
+        .count()
 }
 
 /// Creates `dir` and proves it writable before any long work starts.
