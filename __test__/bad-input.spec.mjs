@@ -2,7 +2,8 @@
 // directories are expected (and the reverse): each gives an Error with a stable code and a
 // message that says what was wrong, never a crash or a hang. One table, one test per row.
 import test from 'ava'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { makeDataset } from '../scripts/make-dataset.mjs'
@@ -29,7 +30,40 @@ test.before(async () => {
   model = result.model
   disposed = await resnet.loadModel(modelDir, { device: 'cpu' })
   disposed.dispose()
+  makeHostileModels()
 })
+
+/** Copies of the trained model, each spoilt in one way. */
+const hostile = (name) => join(work, 'hostile', name)
+function makeHostileModels() {
+  const spoil = (name, change) => {
+    const dir = hostile(name)
+    mkdirSync(dir, { recursive: true })
+    for (const file of ['model.json', 'model.safetensors']) cpSync(join(modelDir, file), join(dir, file))
+    change(dir)
+  }
+  const meta = () => JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'))
+  spoil('truncated', (dir) => truncateSync(join(dir, 'model.safetensors'), 1000))
+  spoil('header-past-end', (dir) => {
+    const bytes = readFileSync(join(dir, 'model.safetensors'))
+    bytes.writeBigUInt64LE(1n << 40n, 0)
+    writeFileSync(join(dir, 'model.safetensors'), bytes)
+  })
+  spoil('invalid-json', (dir) => writeFileSync(join(dir, 'model.json'), '{ "format": "resnet-napi/1", '))
+  spoil('unknown-arch', (dir) => writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...meta(), arch: 'resnet20' })))
+  spoil('wrong-arch', (dir) => writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...meta(), arch: 'resnet50' })))
+  spoil('class-count', (dir) => writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...meta(), classes: ['a', 'b'] })))
+  spoil('pickle', (dir) => writeFileSync(join(dir, 'model.safetensors'), Buffer.from('80049500000000000000008c026f73948c0673797374656d9493', 'hex')))
+  spoil('no-model-json', (dir) => unlinkSync(join(dir, 'model.json')))
+  spoil('link-out', (dir) => {
+    unlinkSync(join(dir, 'model.json'))
+    symlinkSync(join(modelDir, 'model.json'), join(dir, 'model.json'))
+  })
+  spoil('fifo', (dir) => {
+    unlinkSync(join(dir, 'model.safetensors'))
+    execFileSync('mkfifo', [join(dir, 'model.safetensors')])
+  })
+}
 
 test.after.always(() => rmSync(work, { recursive: true, force: true }))
 
@@ -114,6 +148,16 @@ const cases = [
   ['loadModel a file', () => resnet.loadModel(regularFile), 'ERR_MODEL_FILE', naming(regularFile)],
   ['loadModel an empty folder', () => resnet.loadModel(emptyDir), 'ERR_MODEL_FILE', naming(emptyDir)],
   ['loadModel a dataset folder', () => resnet.loadModel(data), 'ERR_MODEL_FILE', naming(data)],
+  ['loadModel truncated weights', () => resnet.loadModel(hostile('truncated')), 'ERR_MODEL_FILE', /truncated\/model\.safetensors: not a valid safetensors file/],
+  ['loadModel header past the end', () => resnet.loadModel(hostile('header-past-end')), 'ERR_MODEL_FILE', /header-past-end\/model\.safetensors: not a valid safetensors file/],
+  ['loadModel invalid model.json', () => resnet.loadModel(hostile('invalid-json')), 'ERR_MODEL_FILE', /invalid-json\/model\.json: model\.json is not valid/],
+  ['loadModel unknown arch', () => resnet.loadModel(hostile('unknown-arch')), 'ERR_MODEL_FILE', /unknown-arch\/model\.json: .*resnet20/],
+  ['loadModel weights of another arch', () => resnet.loadModel(hostile('wrong-arch')), 'ERR_MODEL_FILE', /wrong-arch\/model\.safetensors: expected .* with shape/],
+  ['loadModel class count not the classifier\'s', () => resnet.loadModel(hostile('class-count')), 'ERR_MODEL_FILE', /class-count\/model\.safetensors: expected fc\.(bias|weight) with shape \[2/],
+  ['loadModel a pickle', () => resnet.loadModel(hostile('pickle')), 'ERR_MODEL_FILE', /pickle\/model\.safetensors: not a valid safetensors file/],
+  ['loadModel without model.json', () => resnet.loadModel(hostile('no-model-json')), 'ERR_MODEL_FILE', /no-model-json\/model\.json: cannot read model\.json/],
+  ['loadModel model.json linked from outside', () => resnet.loadModel(hostile('link-out')), 'ERR_MODEL_FILE', /link-out\/model\.json: .*a link leading out of it/],
+  ['loadModel weights that are a FIFO', () => resnet.loadModel(hostile('fifo')), 'ERR_MODEL_FILE', /fifo\/model\.safetensors: .*not a regular file/],
 
   // model.predict
   ['predict()', () => model.predict(), 'ERR_INVALID_OPTION', option('input')],
