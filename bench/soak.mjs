@@ -41,12 +41,12 @@ try {
   const predictStarted = performance.now()
   async function worker() {
     while (done < PREDICTS) {
-      done++
+      const call = ++done
       const ranked = await model.predict(image, { topK: 3 })
       if (JSON.stringify(ranked) !== JSON.stringify(expected)) mismatches++
-      if (done % 1000 === 0) {
+      if (call % 1000 === 0) {
         predictRss.push(Number(mib().toFixed(1)))
-        console.error(`${done} predicts: rss ${predictRss.at(-1)} MiB`)
+        console.error(`${call} predicts: rss ${predictRss.at(-1)} MiB`)
       }
     }
   }

@@ -9,8 +9,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 seconds="${1:-60}"
-# One cached build: CI sets CARGO_TARGET_DIR (.ci/run); locally the project's target/.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+# The build is cached in CARGO_TARGET_DIR when set (.ci/run sets it), else in fuzz/target.
+# The first build takes long (tch's C++ wrapper and every crate with coverage: ~30 min on 2
+# busy cores here); later runs reuse it.
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 
