@@ -62,6 +62,15 @@ export declare class NativeTrainResult {
   takeThumbnails(): Array<Buffer>
 }
 
+/**
+ * `fault`: "panic" (in this synchronous call), "panic-in-task", "libtorch-error-in-task"
+ * (returned by tch) or "libtorch-panic-in-task" (raised by tch as a panic).
+ */
+export declare function internalInjectFault(fault: string): Promise<void>
+
+/** A panic on the training thread, reported through `onDone` like a training's outcome. */
+export declare function internalInjectTrainingThreadPanic(onDone: (error: Error | null, result: NativeTrainResult) => void): void
+
 /** Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N"). */
 export declare function loadModel(dir: string, device: string): Promise<NativeModel>
 

@@ -52,6 +52,8 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
     check.invalid('an AbortSignal', 'signal', options.signal)
   }
   if (options.output !== undefined) check.nonEmptyString('output', options.output)
+  // Checked before the output directory is derived from it.
+  if (options.resume !== undefined) check.nonEmptyString('resume', options.resume)
   if (options.freezeEpochs !== undefined && options.freezeEpochs !== 0 && options.pretrained === undefined) {
     check.invalid('pretrained weights to freeze (set pretrained)', 'freezeEpochs', options.freezeEpochs)
   }

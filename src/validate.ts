@@ -97,7 +97,8 @@ export function device(value: unknown): string | undefined {
 }
 
 /** Rejects option names the library does not know (a typo would otherwise be ignored). */
-export function knownKeys(name: string, options: object, known: readonly string[]): void {
+export function knownKeys(name: string, options: unknown, known: readonly string[]): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) invalid('an options object', name, options)
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) invalid(`one of the options ${known.join(', ')}`, name, key)
   }

@@ -33,9 +33,28 @@ pub fn write_text_atomically(path: &Path, text: &str) -> Result<()> {
     })
 }
 
+const TEMPORARY_PREFIX: &str = ".tmp-";
+
 fn temporary_sibling(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".tmp-{}-{name}", std::process::id()))
+    path.with_file_name(format!("{TEMPORARY_PREFIX}{}-{name}", std::process::id()))
+}
+
+/// Deletes the temporary files that a killed writer left in `dir` (its process no longer
+/// exists), so that crashes do not pile up half-written checkpoints. Returns how many.
+/// A writer that is still running keeps its file.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix(TEMPORARY_PREFIX).and_then(|rest| rest.split('-').next()) else { return false };
+            let Ok(pid) = pid.parse::<u32>() else { return false };
+            let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+            !alive && entry.file_type().is_ok_and(|kind| kind.is_file()) && std::fs::remove_file(entry.path()).is_ok()
+        })
+        .count()
 }
 
 /// Creates `dir` and proves it writable before any long work starts.
@@ -45,4 +64,23 @@ pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
     std::fs::write(&probe, b"").map_err(|error| Error::io("write into the output directory", dir, error))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
+}
+
+/// The size of `path` if it is a regular file inside `dir` (after following links), else why
+/// not: a FIFO would block a read forever, a device may never end, and a link leading out of
+/// a model directory would read someone else's file.
+pub fn regular_file_within(dir: &Path, path: &Path) -> std::result::Result<u64, String> {
+    let metadata = std::fs::metadata(path).map_err(|error| format!("cannot read: {error}"))?;
+    if !metadata.is_file() {
+        let kind = if metadata.is_dir() { "a directory" } else { "not a regular file" };
+        return Err(format!("expected a regular file, found {kind}"));
+    }
+    let inside = match (dir.canonicalize(), path.canonicalize()) {
+        (Ok(dir), Ok(file)) => file.starts_with(&dir),
+        _ => false,
+    };
+    if !inside {
+        return Err(format!("expected a file inside the model directory {}, found a link leading out of it", dir.display()));
+    }
+    Ok(metadata.len())
 }

@@ -9,6 +9,8 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod export;
+#[doc(hidden)]
+pub mod fault_injection;
 pub mod fsutil;
 pub mod inference;
 pub mod metrics;

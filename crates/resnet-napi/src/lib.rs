@@ -1,6 +1,7 @@
 //! The Node-API binding of resnet-core. It converts options, errors and events between
 //! JavaScript and the core, and does nothing else. Every entry point catches panics.
 mod errors;
+mod fault_injection;
 mod model;
 mod options;
 mod training;
@@ -15,7 +16,7 @@ pub struct RuntimeInfo {
     pub threads: i32,
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn runtime_info() -> RuntimeInfo {
     RuntimeInfo {
         cuda_available: resnet_core::device::cuda_available(),

@@ -1,5 +1,7 @@
 //! A loaded model as a JavaScript class. Loading, predicting, evaluating and saving run as
 //! async tasks on the libuv pool; the model sits behind a mutex so concurrent calls are safe.
+//! napi-rs runs `Task::compute` without `catch_unwind` (a panic there aborts Node), so every
+//! compute goes through `guarded`; synchronous entry points carry `#[napi(catch_unwind)]`.
 use crate::errors::guarded;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -47,27 +49,27 @@ pub struct NativePrediction {
 #[napi]
 impl NativeModel {
     /// The model's `model.json`, as JSON text.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn meta_json(&self) -> String {
         self.meta_json.clone()
     }
 
     /// "cpu" or "cuda:N"; "disposed" after `dispose`.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn device(&self) -> String {
         with_model(&self.inner, |model| Ok(resnet_core::device::device_name(model.device()))).unwrap_or_else(|_| "disposed".into())
     }
 
     /// Frees the weights (CPU or GPU memory) now rather than at garbage collection. Calls in
     /// flight finish first; later calls fail with ERR_INVALID_OPTION.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn dispose(&self) {
         let mut guard = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         guard.take();
     }
 
     /// The pooled features before the classifier for each input.
-    #[napi(ts_return_type = "Promise<Float32Array[]>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<Float32Array[]>")]
     pub fn embed(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<EmbedTask> {
         AsyncTask::new(EmbedTask { model: self.inner.clone(), inputs: image_inputs(inputs) })
     }
@@ -91,18 +93,18 @@ impl NativeModel {
     }
 
     /// Top-k predictions for each input (a path or an encoded image buffer).
-    #[napi(ts_return_type = "Promise<NativePrediction[][]>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<NativePrediction[][]>")]
     pub fn predict(&self, inputs: Vec<Either<String, Buffer>>, top_k: u32) -> AsyncTask<PredictTask> {
         AsyncTask::new(PredictTask { model: self.inner.clone(), inputs: image_inputs(inputs), top_k: top_k as usize })
     }
 
     /// Metrics on a folder, as JSON text; skipped files are listed in it.
-    #[napi(ts_return_type = "Promise<string>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
     pub fn evaluate(&self, dir: String, batch_size: u32) -> AsyncTask<EvaluateTask> {
         AsyncTask::new(EvaluateTask { model: self.inner.clone(), dir: dir.into(), batch_size: batch_size as usize })
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn save(&self, dir: String) -> AsyncTask<SaveTask> {
         AsyncTask::new(SaveTask { model: self.inner.clone(), dir: dir.into() })
     }
@@ -120,7 +122,7 @@ fn image_inputs(inputs: Vec<Either<String, Buffer>>) -> Vec<ImageInput> {
 }
 
 /// Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N").
-#[napi(ts_return_type = "Promise<NativeModel>")]
+#[napi(catch_unwind, ts_return_type = "Promise<NativeModel>")]
 pub fn load_model(dir: String, device: String) -> AsyncTask<LoadTask> {
     AsyncTask::new(LoadTask { dir: dir.into(), device })
 }

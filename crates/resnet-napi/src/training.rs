@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 type EventCallback = ThreadsafeFunction<serde_json::Value, (), serde_json::Value, Status, false>;
-type DoneCallback = ThreadsafeFunction<NativeTrainResult, (), NativeTrainResult, Status, true>;
+pub(crate) type DoneCallback = ThreadsafeFunction<NativeTrainResult, (), NativeTrainResult, Status, true>;
 
 /// A running training; `abort()` asks it to stop.
 #[napi]
@@ -24,7 +24,7 @@ pub struct NativeTraining {
 
 #[napi]
 impl NativeTraining {
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn abort(&self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
@@ -51,7 +51,7 @@ pub struct NativeTrainResult {
 #[napi]
 impl NativeTrainResult {
     /// The trained model (once; later calls return null).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn take_model(&mut self) -> Option<NativeModel> {
         self.model.take()
     }
@@ -64,7 +64,7 @@ impl NativeTrainResult {
     }
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn start_training(
     options: NativeTrainOptions,
     #[napi(ts_arg_type = "(event: any) => void")] on_event: EventCallback,
@@ -73,35 +73,49 @@ pub fn start_training(
     let config = TrainConfig::try_from(options)?;
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
-    std::thread::Builder::new()
-        .name("resnet-train".into())
-        .spawn(move || {
+    run_on_own_thread(
+        move || {
             let outcome = guarded(|| {
                 let mut observe = |event: TrainEvent| {
                     on_event.call(event_to_json(event), ThreadsafeFunctionCallMode::NonBlocking);
                 };
                 resnet_core::train(&config, &mut observe, &flag)
             });
-            let result = outcome.and_then(|outcome| {
-                let review_json = outcome.review.as_ref().map(serde_json::to_string).transpose().map_err(|e| napi::Error::from_reason(e.to_string()))?;
-                let thumbnails = outcome.review.map(|review| review.worst.into_iter().map(|sample| sample.thumbnail).collect()).unwrap_or_default();
-                Ok(NativeTrainResult {
-                    review_json,
-                    thumbnails,
-                    history_json: serde_json::to_string(&outcome.history).map_err(|e| napi::Error::from_reason(e.to_string()))?,
-                    output: outcome.output.display().to_string(),
-                    skipped: outcome.skipped as u32,
-                    best_epoch: outcome.best_epoch.map(|epoch| epoch as u32),
-                    stopped_early: outcome.stopped_early,
-                    model: Some(NativeModel::wrap(outcome.model)),
-                })
-            });
             // Events queued before the result are delivered first (the queue is FIFO).
             drop(on_event);
+            let outcome = outcome?;
+            let review_json = outcome.review.as_ref().map(serde_json::to_string).transpose().map_err(|e| napi::Error::from_reason(e.to_string()))?;
+            let thumbnails = outcome.review.map(|review| review.worst.into_iter().map(|sample| sample.thumbnail).collect()).unwrap_or_default();
+            Ok(NativeTrainResult {
+                review_json,
+                thumbnails,
+                history_json: serde_json::to_string(&outcome.history).map_err(|e| napi::Error::from_reason(e.to_string()))?,
+                output: outcome.output.display().to_string(),
+                skipped: outcome.skipped as u32,
+                best_epoch: outcome.best_epoch.map(|epoch| epoch as u32),
+                stopped_early: outcome.stopped_early,
+                model: Some(NativeModel::wrap(outcome.model)),
+            })
+        },
+        on_done,
+    )?;
+    Ok(NativeTraining { cancel })
+}
+
+/// Runs `work` on a thread of its own and always settles `on_done`: a panic anywhere in
+/// `work` becomes an ERR_LIBTORCH error, so the caller's promise can never hang.
+pub(crate) fn run_on_own_thread(
+    work: impl FnOnce() -> napi::Result<NativeTrainResult> + Send + 'static,
+    on_done: DoneCallback,
+) -> napi::Result<()> {
+    std::thread::Builder::new()
+        .name("resnet-train".into())
+        .spawn(move || {
+            let result = guarded(|| Ok(work())).and_then(|result| result);
             on_done.call(result, ThreadsafeFunctionCallMode::Blocking);
         })
-        .map_err(|error| to_napi(resnet_core::Error::Libtorch(format!("cannot start the training thread: {error}"))))?;
-    Ok(NativeTraining { cancel })
+        .map(|_| ())
+        .map_err(|error| to_napi(resnet_core::Error::Libtorch(format!("cannot start the training thread: {error}"))))
 }
 
 fn event_to_json(event: TrainEvent) -> serde_json::Value {

@@ -22,6 +22,12 @@ pub const MAX_DECODE_BYTES: u64 = 1 << 30;
 /// Decodes the file at `path`. `min_side` is the shorter side the caller needs: a JPEG may
 /// be decoded smaller than its full size, but never below it (0: full size).
 pub fn decode_path(path: &Path, min_side: u32) -> Result<RgbImage, String> {
+    // A FIFO or a device would block or never end: only regular files are read.
+    let metadata = std::fs::metadata(path).map_err(|error| format!("cannot read: {error}"))?;
+    if !metadata.is_file() {
+        let kind = if metadata.is_dir() { "a directory" } else { "not a regular file" };
+        return Err(format!("expected an image file, found {kind}"));
+    }
     let bytes = std::fs::read(path).map_err(|error| format!("cannot read: {error}"))?;
     decode_bytes(&bytes, min_side)
 }

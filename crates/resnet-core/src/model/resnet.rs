@@ -21,6 +21,11 @@ pub fn is_batch_norm(name: &str) -> bool {
     name.starts_with("bn") || name.contains(".bn") || name.contains("downsample.1.")
 }
 
+/// Width of the pooled features `arch` feeds its classifier (512 or 2048), without building it.
+pub fn classifier_width(arch: Arch) -> i64 {
+    512 * layout(arch).0.expansion()
+}
+
 #[derive(Debug)]
 pub struct ResNet {
     conv1: nn::Conv2D,

@@ -1,7 +1,7 @@
 //! A network together with what it is: the unit that is trained, saved, loaded and queried.
 //! On disk it is a directory with `model.safetensors` and `model.json`.
 use super::meta::ModelMeta;
-use super::resnet::ResNet;
+use super::resnet::{classifier_width, ResNet};
 use super::weights;
 use crate::config::{Arch, Augment, Preprocess};
 use crate::error::{Error, Result};
@@ -15,7 +15,7 @@ use tch::{nn::VarStore, Device};
 static SEEDED_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 pub const WEIGHTS_FILE: &str = "model.safetensors";
-pub const META_FILE: &str = "model.json";
+pub use super::meta::META_FILE;
 
 #[derive(Debug)]
 pub struct SavedModel {
@@ -58,15 +58,17 @@ impl SavedModel {
     }
 
     /// Loads a model directory onto `device`. Only `model.json` and `model.safetensors`
-    /// inside `dir` are read.
+    /// inside `dir` are read; nothing in them names other files, and neither runs code.
     pub fn load(dir: &Path, device: Device) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::model_file(dir, "expected a model directory holding model.json and model.safetensors, found no directory"));
         }
-        let meta = ModelMeta::read(&dir.join(META_FILE))?;
+        let meta = ModelMeta::read(dir)?;
+        let weights_path = dir.join(WEIGHTS_FILE);
+        check_classifier_fits(&meta, &weights_path)?;
         let vs = VarStore::new(device);
         let net = ResNet::new(&vs.root(), meta.arch, meta.classes.len() as i64);
-        weights::load_into(&vs, &dir.join(WEIGHTS_FILE))?;
+        weights::load_into(&vs, dir, &weights_path)?;
         // The layout training uses by default: a loaded model then computes exactly as the
         // model that training returned.
         super::layout::convert_to_channels_last(&vs)?;
@@ -83,4 +85,23 @@ impl SavedModel {
     pub fn device(&self) -> Device {
         self.vs.device()
     }
+}
+
+/// A class list longer than the weights file could hold a classifier for is refused before
+/// the network is built: a model.json naming millions of classes must not allocate gigabytes.
+/// (Smaller mismatches are left to the per-tensor checks, which say more.)
+fn check_classifier_fits(meta: &ModelMeta, weights_path: &Path) -> Result<()> {
+    const WORTH_CHECKING: u64 = 64 << 20;
+    let Ok(size) = std::fs::metadata(weights_path).map(|m| m.len()) else { return Ok(()) };
+    let needed = meta.classes.len() as u64 * (classifier_width(meta.arch) as u64 + 1) * 4;
+    if needed > WORTH_CHECKING && needed > size {
+        return Err(Error::model_file(
+            weights_path,
+            format!(
+                "expected a classifier for the {} classes of model.json ({needed} bytes at least), found a weights file of {size} bytes",
+                meta.classes.len()
+            ),
+        ));
+    }
+    Ok(())
 }

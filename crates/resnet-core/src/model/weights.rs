@@ -1,30 +1,20 @@
 //! Reading and writing `model.safetensors`: float32 tensors named as torchvision's
 //! `state_dict`. Loading checks every name, dtype and shape before copying, and never runs code.
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomically;
+use crate::fsutil::{regular_file_within, write_atomically};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::Path;
 use tch::{nn::VarStore, Kind, Tensor};
 
-/// Copies the weights in `path` into `vs`. Extra entries such as `num_batches_tracked`
-/// are ignored; a missing one, a wrong shape or a wrong dtype is an error.
-pub fn load_into(vs: &VarStore, path: &Path) -> Result<()> {
-    load_matching(vs, path, |_| true, Extra::Refused).map(|_| ())
-}
-
-/// `load_into` for a file that holds more than the network (a checkpoint's optimiser state).
-pub fn load_into_ignoring_extra(vs: &VarStore, path: &Path) -> Result<()> {
-    load_matching(vs, path, |_| true, Extra::Ignored).map(|_| ())
-}
-
-/// What to do with tensors the network lacks.
-#[derive(PartialEq)]
-enum Extra {
-    /// A model file: another arch's weights (resnet34's names include all of resnet18's,
-    /// with the same shapes), so an error.
-    Refused,
-    Ignored,
+/// Copies the weights in `path` (a regular file inside `dir`) into `vs`. Extra entries such
+/// as `num_batches_tracked` are ignored; a missing one, a wrong shape or a wrong dtype is an
+/// error, and so is a tensor the network lacks (another arch's file: resnet34's names include
+/// all of resnet18's, with the same shapes). A file far larger than the network is refused
+/// before it is read.
+pub fn load_into(vs: &VarStore, dir: &Path, path: &Path) -> Result<()> {
+    let bytes = read_bounded(vs, dir, path)?;
+    load_matching(vs, &bytes, path, |_| true, Extra::Refused).map(|_| ())
 }
 
 /// The classifier's variables, which a pretrained body leaves to be sized for new classes.
@@ -36,13 +26,44 @@ pub fn is_head(name: &str) -> bool {
 /// safetensors) into `vs`: fine-tuning keeps the body and learns a new head. Returns how
 /// many tensors were copied.
 pub fn load_body(vs: &VarStore, path: &Path) -> Result<usize> {
-    load_matching(vs, path, |name| !is_head(name), Extra::Refused)
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let bytes = read_bounded(vs, dir, path)?;
+    load_matching(vs, &bytes, path, |name| !is_head(name), Extra::Refused)
 }
 
-/// Copies the variables of `vs` that `wanted` selects from `path`; returns how many.
-fn load_matching(vs: &VarStore, path: &Path, wanted: impl Fn(&str) -> bool, extra: Extra) -> Result<usize> {
-    let bytes = std::fs::read(path).map_err(|error| Error::model_file(path, format!("cannot read weights: {error}")))?;
-    let file = SafeTensors::deserialize(&bytes)
+/// Copies the weights held in `bytes` (the contents of `path`, named in errors) into `vs`,
+/// ignoring entries the network lacks (a checkpoint also holds the optimiser's state).
+pub fn load_bytes(vs: &VarStore, bytes: &[u8], path: &Path) -> Result<()> {
+    load_matching(vs, bytes, path, |_| true, Extra::Ignored).map(|_| ())
+}
+
+/// What to do with tensors the network lacks.
+enum Extra {
+    Refused,
+    Ignored,
+}
+
+/// The bytes of `path`, a regular file inside `dir` of at most `size_limit(vs)` bytes.
+fn read_bounded(vs: &VarStore, dir: &Path, path: &Path) -> Result<Vec<u8>> {
+    let size = regular_file_within(dir, path).map_err(|reason| Error::model_file(path, format!("cannot read weights: {reason}")))?;
+    let limit = size_limit(vs);
+    if size > limit {
+        return Err(Error::model_file(path, format!("expected weights of at most {limit} bytes for this arch and class count, found {size} bytes")));
+    }
+    std::fs::read(path).map_err(|error| Error::model_file(path, format!("cannot read weights: {error}")))
+}
+
+/// The most bytes a weights file for `vs` may take: twice its float32 parameters, plus room
+/// for a header and extra entries (safetensors itself caps the header at 100 MB).
+fn size_limit(vs: &VarStore) -> u64 {
+    let parameters: i64 = vs.variables().values().map(Tensor::numel).map(|n| n as i64).sum();
+    (parameters as u64) * 8 + (128 << 20)
+}
+
+/// Copies the variables of `vs` that `wanted` selects from the safetensors `bytes`; returns
+/// how many.
+fn load_matching(vs: &VarStore, bytes: &[u8], path: &Path, wanted: impl Fn(&str) -> bool, extra: Extra) -> Result<usize> {
+    let file = SafeTensors::deserialize(bytes)
         .map_err(|error| Error::model_file(path, format!("not a valid safetensors file: {error}")))?;
     let known = vs.variables();
     let unknown = file.names().into_iter().find(|name| !known.contains_key(*name) && !name.ends_with("num_batches_tracked"));
@@ -129,6 +150,9 @@ pub fn write_file(path: &Path, named: &[(String, Tensor)], metadata: Option<Hash
 /// The float32 tensors of a safetensors file whose names start with `prefix`, and its
 /// string metadata.
 pub fn read_file(path: &Path, prefix: &str) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
+    if !path.is_file() {
+        return Err(Error::model_file(path, "expected a regular file, found none or something else"));
+    }
     let bytes = std::fs::read(path).map_err(|error| Error::model_file(path, format!("cannot read: {error}")))?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|error| Error::model_file(path, format!("not a valid safetensors file: {error}")))?;

@@ -106,6 +106,7 @@ pub fn restore(dir: &Path, model: &SavedModel) -> Result<(Progress, HashMap<Stri
             progress.image_size
         )));
     }
-    weights::load_into_ignoring_extra(&model.vs, &path)?;
+    let bytes = std::fs::read(&path).map_err(|error| Error::model_file(&path, format!("cannot read: {error}")))?;
+    weights::load_bytes(&model.vs, &bytes, &path)?;
     Ok((progress, optimizer_state))
 }

@@ -15,7 +15,7 @@ use crate::data::loader::{decoding_pool, BatchLoader, Pipeline};
 use crate::data::transform::batch_tensor;
 use crate::device::{device_name, parse_device};
 use crate::error::{Error, Result};
-use crate::fsutil::{ensure_writable_dir, write_text_atomically};
+use crate::fsutil::{ensure_writable_dir, remove_stale_temporaries, write_text_atomically};
 use crate::metrics::{SampleOutcome, Tally};
 use crate::model::layout::{channels_last, convert_to_channels_last};
 use crate::model::saved::{SavedModel, WEIGHTS_FILE};
@@ -84,6 +84,9 @@ impl<'a> Trainer<'a> {
         config.validate()?;
         let device = parse_device(&config.device)?;
         ensure_writable_dir(&config.output)?;
+        // A run killed while writing leaves a temporary file behind; it is never read.
+        remove_stale_temporaries(&config.output);
+        remove_stale_temporaries(&config.output.join(BEST_DIR));
 
         let class_root = config.data.class_root();
         let classes = class_names(class_root)?;

@@ -1,0 +1,47 @@
+//! Internal, for the test suite only (not part of the API; the facade does not export it):
+//! deliberate panics and libtorch errors in each kind of native entry point, proving that
+//! every one reaches JavaScript as an error with a code instead of aborting Node.
+use crate::errors::guarded;
+use crate::training::{run_on_own_thread, DoneCallback};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+/// `fault`: "panic" (in this synchronous call), "panic-in-task", "libtorch-error-in-task"
+/// (returned by tch) or "libtorch-panic-in-task" (raised by tch as a panic).
+#[napi(catch_unwind, ts_return_type = "Promise<void>")]
+pub fn internal_inject_fault(fault: String) -> Result<AsyncTask<FaultTask>> {
+    if fault == "panic" {
+        panic!("injected fault: a panic in a synchronous entry point");
+    }
+    Ok(AsyncTask::new(FaultTask { fault }))
+}
+
+/// A panic on the training thread, reported through `onDone` like a training's outcome.
+#[napi(catch_unwind)]
+pub fn internal_inject_training_thread_panic(
+    #[napi(ts_arg_type = "(error: Error | null, result: NativeTrainResult) => void")] on_done: DoneCallback,
+) -> Result<()> {
+    run_on_own_thread(|| panic!("injected fault: a panic on the training thread"), on_done)
+}
+
+pub struct FaultTask {
+    fault: String,
+}
+
+impl Task for FaultTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        guarded(|| match self.fault.as_str() {
+            "panic-in-task" => panic!("injected fault: a panic in an async task"),
+            "libtorch-error-in-task" => resnet_core::fault_injection::libtorch_error(),
+            "libtorch-panic-in-task" => resnet_core::fault_injection::libtorch_panic(),
+            other => Err(resnet_core::Error::InvalidOption(format!("Expected a known fault but received {other:?}"))),
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}

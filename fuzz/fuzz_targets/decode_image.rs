@@ -1,0 +1,21 @@
+//! Any bytes through the decoder the data loader and predict use, then the resize to the
+//! network's input: a failure must be an `Err` with a reason, never a panic, hang or abort.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use resnet_core::data::decode::decode_bytes;
+use resnet_core::data::transform::{needed_shorter_side, resize_into};
+use resnet_core::ResizeMode;
+
+const SIZE: u32 = 32;
+
+fuzz_target!(|bytes: &[u8]| {
+    for mode in [ResizeMode::Stretch, ResizeMode::Crop] {
+        // 0: full size; otherwise large JPEGs take the reduced-scale path.
+        for min_side in [0, needed_shorter_side(SIZE, mode)] {
+            if let Ok(image) = decode_bytes(bytes, min_side) {
+                let mut out = vec![0u8; (SIZE * SIZE * 3) as usize];
+                let _ = resize_into(&image, SIZE, mode, &mut out);
+            }
+        }
+    }
+});
