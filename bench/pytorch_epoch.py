@@ -4,12 +4,12 @@ Adam, one loop per epoch. Prints one JSON line per epoch with images per second.
 
 usage: pytorch_epoch.py --data ROOT --arch resnet18 --image-size 128 --batch-size 64 --epochs 1
 """
-import argparse, glob, json, os, time
+import argparse, json, os, time
 
 import torch, torchvision
 from torch.utils.data import DataLoader
 
-from pytorch_loader import SeedDataset
+from pytorch_loader import SeedDataset, folder_samples
 
 
 def main():
@@ -23,15 +23,10 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.workers)  # the same intra-op threads as the project's libtorch
 
-    classes = sorted(d for d in os.listdir(a.data) if os.path.isdir(os.path.join(a.data, d)))
-    paths, labels = [], []
-    for k, c in enumerate(classes):
-        found = sorted(glob.glob(os.path.join(a.data, c, "*.jpg")))
-        paths += found
-        labels += [k] * len(found)
+    paths, labels = folder_samples(a.data)
     dl = DataLoader(SeedDataset(paths, labels, a.image_size), batch_size=a.batch_size, shuffle=True,
                     num_workers=a.workers, persistent_workers=True)
-    model = getattr(torchvision.models, a.arch)(num_classes=len(classes))
+    model = getattr(torchvision.models, a.arch)(num_classes=len(set(labels)))
     opt = torch.optim.Adam(model.parameters(), lr=0.005)
     lossf = torch.nn.CrossEntropyLoss()
     model.train()

@@ -30,6 +30,19 @@ class SeedDataset(Dataset):
         return im, torch.tensor(self.l[i])
 
 
+def folder_samples(root):
+    """The JPEGs of a folder of class folders and their labels (classes in sorted order)."""
+    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    paths, labels = [], []
+    for k, c in enumerate(classes):
+        found = sorted(glob.glob(os.path.join(root, c, "*.jpg")))
+        paths += found
+        labels += [k] * len(found)
+    if not paths:
+        raise SystemExit(f"no jpgs under {root}/*/")
+    return paths, labels
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
@@ -45,14 +58,7 @@ def main():
     # notebook; we do not change it.
     torch.set_num_threads(a.workers)
 
-    classes = sorted(d for d in os.listdir(a.data) if os.path.isdir(os.path.join(a.data, d)))
-    paths, labels = [], []
-    for k, c in enumerate(classes):
-        found = sorted(glob.glob(os.path.join(a.data, c, "*.jpg")))
-        paths += found
-        labels += [k] * len(found)
-    if not paths:
-        raise SystemExit(f"no jpgs under {a.data}/*/")
+    paths, labels = folder_samples(a.data)
 
     dl = DataLoader(SeedDataset(paths, labels, a.image_size), batch_size=a.batch_size, shuffle=True,
                     num_workers=a.workers, persistent_workers=a.workers > 0)

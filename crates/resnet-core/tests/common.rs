@@ -1,7 +1,32 @@
 //! Helpers shared by the integration tests: generated image datasets.
 #![allow(dead_code)]
 use image::{Rgb, RgbImage};
+use resnet_core::{Arch, DataSource, Recipe, TrainConfig};
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// cargo runs a test binary's tests in parallel threads, and two trainings in one process
+/// share libtorch's CPU thread pool: an operation may then get fewer threads and sum in another
+/// order, and libtorch's random generator is global. Reproducibility holds for one run at a
+/// time, so each training test (and each test drawing random tensors) holds this.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+pub fn alone() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A quick CPU run on a `write_dataset` folder: resnet18, 32 px, the notebook's transforms.
+pub fn small_config(root: &Path, output: &Path, epochs: usize) -> TrainConfig {
+    let mut config = TrainConfig::new(DataSource::from_root(root).unwrap(), output.to_path_buf());
+    config.arch = Arch::Resnet18;
+    config.epochs = epochs;
+    config.batch_size = 12;
+    config.learning_rate = 0.001;
+    config.image_size = 32;
+    config.device = "cpu".into();
+    (config.augment, config.preprocess) = Recipe::Notebook.transforms();
+    config
+}
 
 /// Writes `count` images of class `kind` (0: red left half, 1: green, 2: blue) with varied
 /// sizes into `dir`, as PNG and JPEG.

@@ -3,29 +3,13 @@
 mod common;
 use resnet_core::model::layout::is_channels_last;
 use resnet_core::precision::AutocastBf16;
-use resnet_core::{train, Arch, DataSource, Precision, Preprocess, Recipe, SavedModel, TrainConfig};
+use resnet_core::{train, Arch, Precision, Preprocess, SavedModel, TrainConfig};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, MutexGuard};
 use tch::{Device, Kind, Tensor};
 
-/// One training at a time per process (see tests/train.rs).
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn alone() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn config(root: &std::path::Path, output: &std::path::Path) -> TrainConfig {
-    let mut config = TrainConfig::new(DataSource::from_root(root).unwrap(), output.to_path_buf());
-    config.arch = Arch::Resnet18;
-    config.epochs = 2;
-    config.batch_size = 12;
-    config.learning_rate = 0.001;
-    config.image_size = 32;
-    config.device = "cpu".into();
-    (config.augment, config.preprocess) = Recipe::Notebook.transforms();
-    config
+    common::small_config(root, output, 2)
 }
 
 /// A "pretrained" network with 7 classes, unlike the 3 of the dataset, saved as a model
@@ -47,7 +31,7 @@ fn max_difference(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn frozen_epochs_keep_the_pretrained_body_and_train_a_new_head() {
-    let _alone = alone();
+    let _alone = common::alone();
     let (root, weights_dir, output) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     common::write_dataset(root.path(), 10, 4);
     let original = pretrained(weights_dir.path(), Arch::Resnet18);
@@ -69,7 +53,7 @@ fn frozen_epochs_keep_the_pretrained_body_and_train_a_new_head() {
 
 #[test]
 fn after_the_frozen_epochs_the_body_trains_too() {
-    let _alone = alone();
+    let _alone = common::alone();
     let (root, weights_dir, output) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     common::write_dataset(root.path(), 10, 4);
     let original = pretrained(weights_dir.path(), Arch::Resnet18);
@@ -88,7 +72,7 @@ fn after_the_frozen_epochs_the_body_trains_too() {
 
 #[test]
 fn pretrained_weights_of_another_arch_are_refused_with_the_reason() {
-    let _alone = alone();
+    let _alone = common::alone();
     let (root, weights_dir, output) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     common::write_dataset(root.path(), 4, 2);
     pretrained(weights_dir.path(), Arch::Resnet34);
@@ -106,7 +90,7 @@ fn pretrained_weights_of_another_arch_are_refused_with_the_reason() {
 
 #[test]
 fn channels_last_trains_like_the_standard_layout_and_saves_the_standard_one() {
-    let _alone = alone();
+    let _alone = common::alone();
     let root = tempfile::tempdir().unwrap();
     common::write_dataset(root.path(), 10, 4);
     let mut histories = Vec::new();
@@ -134,7 +118,7 @@ fn channels_last_trains_like_the_standard_layout_and_saves_the_standard_one() {
 #[test]
 fn bf16_autocast_computes_convolutions_in_bfloat16_and_still_learns() {
     // Before drawing random numbers: libtorch's generator is global (see new_seeded).
-    let _alone = alone();
+    let _alone = common::alone();
     let input = Tensor::randn([2, 3, 8, 8], (Kind::Float, Device::Cpu));
     let weight = Tensor::randn([4, 3, 3, 3], (Kind::Float, Device::Cpu));
     let convolve = || input.conv2d(&weight, None::<Tensor>, [1, 1], [1, 1], [1, 1], 1);
@@ -159,7 +143,7 @@ fn bf16_autocast_computes_convolutions_in_bfloat16_and_still_learns() {
 fn channels_last_gives_the_same_logits_and_gradients() {
     use resnet_core::model::layout::{channels_last, convert_to_channels_last};
     use tch::nn::ModuleT;
-    let _alone = alone();
+    let _alone = common::alone();
     let classes: Vec<String> = (0..3).map(|i| format!("c{i}")).collect();
     let input = Tensor::randn([4, 3, 32, 32], (Kind::Float, Device::Cpu));
     let mut results = Vec::new();

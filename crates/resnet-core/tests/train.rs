@@ -1,34 +1,16 @@
 //! The training loop end to end on a generated dataset: it learns, saves a loadable model
 //! after every epoch, reports bad files, and stops when asked.
 mod common;
-use resnet_core::{train, Arch, DataSource, Recipe, SavedModel, TrainConfig, TrainEvent};
+use resnet_core::{train, Recipe, SavedModel, TrainConfig, TrainEvent};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
-
-/// cargo runs these tests in parallel threads, and two trainings in one process share
-/// libtorch's CPU thread pool: an operation may then get fewer threads and sum in another
-/// order, so reproducibility holds for one run at a time. Each test trains alone.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn alone() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 fn config(root: &std::path::Path, output: &std::path::Path) -> TrainConfig {
-    let mut config = TrainConfig::new(DataSource::from_root(root).unwrap(), output.to_path_buf());
-    config.arch = Arch::Resnet18;
-    config.epochs = 3;
-    config.batch_size = 12;
-    config.learning_rate = 0.001;
-    config.image_size = 32;
-    config.device = "cpu".into();
-    (config.augment, config.preprocess) = Recipe::Notebook.transforms();
-    config
+    common::small_config(root, output, 3)
 }
 
 #[test]
 fn trains_saves_and_reports() {
-    let _alone = alone();
+    let _alone = common::alone();
     let root = tempfile::tempdir().unwrap();
     let output = tempfile::tempdir().unwrap();
     common::write_dataset(root.path(), 24, 8);
@@ -57,7 +39,7 @@ fn trains_saves_and_reports() {
 
 #[test]
 fn abort_stops_with_aborted_and_an_empty_dataset_is_an_error() {
-    let _alone = alone();
+    let _alone = common::alone();
     let root = tempfile::tempdir().unwrap();
     let output = tempfile::tempdir().unwrap();
     common::write_dataset(root.path(), 6, 2);
@@ -89,7 +71,7 @@ fn losses(history: &[resnet_core::EpochSummary]) -> Vec<(f64, f64, f64)> {
 
 #[test]
 fn two_epochs_and_a_resume_of_two_equal_four_epochs() {
-    let _alone = alone();
+    let _alone = common::alone();
     let root = tempfile::tempdir().unwrap();
     common::write_dataset(root.path(), 10, 4);
     let (whole, first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -131,7 +113,7 @@ fn two_epochs_and_a_resume_of_two_equal_four_epochs() {
 
 #[test]
 fn the_same_seed_gives_the_same_history() {
-    let _alone = alone();
+    let _alone = common::alone();
     let root = tempfile::tempdir().unwrap();
     common::write_dataset(root.path(), 8, 3);
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -147,7 +129,7 @@ fn the_same_seed_gives_the_same_history() {
 
 #[test]
 fn early_stopping_keeps_the_best_epoch() {
-    let _alone = alone();
+    let _alone = common::alone();
     let root = tempfile::tempdir().unwrap();
     let output = tempfile::tempdir().unwrap();
     common::write_dataset(root.path(), 8, 3);
