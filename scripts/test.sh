@@ -18,7 +18,8 @@ cargo_log="$(mktemp)"
 ava_log="$(mktemp)"
 trap 'rm -f "$cargo_log" "$ava_log"' EXIT
 
-bash scripts/with-libtorch.sh cargo test --release -p resnet-core 2>&1 | tee "$cargo_log"
+# --no-fail-fast: every test binary runs and counts, even after one fails.
+bash scripts/with-libtorch.sh cargo test --release --no-fail-fast -p resnet-core 2>&1 | tee "$cargo_log"
 cargo_status=${PIPESTATUS[0]}
 npx ava --tap 2>&1 | tee "$ava_log"
 ava_status=${PIPESTATUS[0]}
