@@ -31,3 +31,16 @@ pub fn convert_to_channels_last(vs: &VarStore) -> Result<()> {
     }
     Ok(())
 }
+
+/// Lays every 4-D variable of `vs` back out in the standard (contiguous NCHW) order, in place:
+/// a trained model then computes exactly as the same model loaded from its files.
+pub fn convert_to_standard(vs: &VarStore) -> Result<()> {
+    let _guard = tch::no_grad_guard();
+    for (_, mut variable) in vs.variables() {
+        if variable.dim() == 4 && !variable.is_contiguous() {
+            let standard = variable.f_contiguous()?;
+            variable.f_set_data(&standard)?;
+        }
+    }
+    Ok(())
+}

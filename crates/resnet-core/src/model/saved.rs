@@ -69,9 +69,6 @@ impl SavedModel {
         let vs = VarStore::new(device);
         let net = ResNet::new(&vs.root(), meta.arch, meta.classes.len() as i64);
         weights::load_into(&vs, dir, &weights_path)?;
-        // The layout training uses by default: a loaded model then computes exactly as the
-        // model that training returned.
-        super::layout::convert_to_channels_last(&vs)?;
         Ok(SavedModel { vs, net, meta })
     }
 

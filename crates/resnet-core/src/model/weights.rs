@@ -66,10 +66,8 @@ fn load_matching(vs: &VarStore, bytes: &[u8], path: &Path, wanted: impl Fn(&str)
     let file = SafeTensors::deserialize(bytes)
         .map_err(|error| Error::model_file(path, format!("not a valid safetensors file: {error}")))?;
     let known = vs.variables();
-    let unknown = file.names().into_iter().find(|name| !known.contains_key(*name) && !name.ends_with("num_batches_tracked"));
-    if let (Some(unknown), Extra::Refused) = (unknown, &extra) {
-        return Err(Error::model_file(path, format!("found a tensor named {unknown:?} that this arch does not have")));
-    }
+    // Checked after the network's own tensors, whose absence or shape says more.
+    let unknown = file.names().into_iter().find(|name| !known.contains_key(*name) && !name.ends_with("num_batches_tracked")).map(str::to_owned);
     let mut variables: Vec<(String, Tensor)> = known.into_iter().filter(|(name, _)| wanted(name)).collect();
     variables.sort_by(|a, b| a.0.cmp(&b.0));
     let _guard = tch::no_grad_guard();
@@ -91,6 +89,9 @@ fn load_matching(vs: &VarStore, bytes: &[u8], path: &Path, wanted: impl Fn(&str)
         }
         let source = Tensor::f_from_data_size(view.data(), &found, Kind::Float)?;
         variable.f_copy_(&source)?;
+    }
+    if let (Some(unknown), Extra::Refused) = (unknown, &extra) {
+        return Err(Error::model_file(path, format!("found a tensor named {unknown:?} that this arch does not have")));
     }
     Ok(copied)
 }

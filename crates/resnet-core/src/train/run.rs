@@ -17,7 +17,7 @@ use crate::device::{device_name, parse_device};
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_writable_dir, remove_stale_temporaries, write_text_atomically};
 use crate::metrics::{SampleOutcome, Tally};
-use crate::model::layout::{channels_last, convert_to_channels_last};
+use crate::model::layout::{channels_last, convert_to_channels_last, convert_to_standard};
 use crate::model::saved::{SavedModel, WEIGHTS_FILE};
 use crate::model::weights;
 use crate::precision::{maybe_autocast, set_cudnn_benchmark};
@@ -221,6 +221,9 @@ impl<'a> Trainer<'a> {
                 break;
             }
         }
+        // Inference (predict, evaluate, export) uses the standard layout, as a loaded model
+        // does, so the model returned here and the one loaded from its files agree exactly.
+        convert_to_standard(&self.model.vs)?;
         let review = self.last_validation.take().map(|(tally, outcomes)| {
             ValidationReview::new(progress.epoch, &self.model.meta.classes, &self.validation_samples, &tally, outcomes)
         });
