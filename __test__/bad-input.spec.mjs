@@ -144,6 +144,7 @@ const cases = [
   ['loadModel options { devise }', () => resnet.loadModel(modelDir, { devise: 'cpu' }), 'ERR_INVALID_OPTION', option('loadModel options')],
   ['loadModel device "gpu"', () => resnet.loadModel(modelDir, { device: 'gpu' }), 'ERR_INVALID_OPTION', option('device')],
   ['loadModel device "cuda"', () => resnet.loadModel(modelDir, { device: 'cuda:5' }), 'ERR_INVALID_OPTION', /cuda:5/],
+  ['loadModel channelsLast "yes"', () => resnet.loadModel(modelDir, { channelsLast: 'yes' }), 'ERR_INVALID_OPTION', option('channelsLast')],
   ['loadModel missing', () => resnet.loadModel(missing), 'ERR_MODEL_FILE', naming(missing)],
   ['loadModel a file', () => resnet.loadModel(regularFile), 'ERR_MODEL_FILE', naming(regularFile)],
   ['loadModel an empty folder', () => resnet.loadModel(emptyDir), 'ERR_MODEL_FILE', naming(emptyDir)],

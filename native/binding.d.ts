@@ -71,8 +71,11 @@ export declare function internalInjectFault(fault: string): Promise<void>
 /** A panic on the training thread, reported through `onDone` like a training's outcome. */
 export declare function internalInjectTrainingThreadPanic(onDone: (error: Error | null, result: NativeTrainResult) => void): void
 
-/** Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N"). */
-export declare function loadModel(dir: string, device: string): Promise<NativeModel>
+/**
+ * Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N"), its weights laid
+ * out channels_last for inference when `channels_last`.
+ */
+export declare function loadModel(dir: string, device: string, channelsLast: boolean): Promise<NativeModel>
 
 export interface NativePrediction {
   label: string

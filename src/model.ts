@@ -4,7 +4,7 @@ import type { NativeModel } from '../native/binding'
 import { native } from './errors'
 import { binding } from './native'
 import type { Arch, Augmentation, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess, Tensor } from './types'
-import { device, integer, invalid, nonEmptyString, knownKeys } from './validate'
+import { boolean, device, integer, invalid, nonEmptyString, knownKeys } from './validate'
 
 interface ModelJson {
   format: string
@@ -123,9 +123,10 @@ function checkInputs(input: ImageInput | ImageInput[]): ImageInput[] {
 
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
   nonEmptyString('dir', dir)
-  knownKeys('loadModel options', options, ['device'])
+  knownKeys('loadModel options', options, ['device', 'channelsLast'])
   const chosen = device(options.device) ?? 'auto'
-  return new Model(await native(binding().loadModel(dir, chosen)))
+  const channelsLast = boolean('channelsLast', options.channelsLast) ?? true
+  return new Model(await native(binding().loadModel(dir, chosen, channelsLast)))
 }
 
 /** A Model, or the directory of a saved one. */

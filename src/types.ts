@@ -69,7 +69,7 @@ export interface TrainOptions {
    *  in bfloat16, loss and weights in float32). @default 'auto' */
   precision?: 'auto' | 'fp32' | 'bf16'
   /** Channels-last memory layout for activations and convolution weights (faster with
-   *  oneDNN and cuDNN). @default true */
+   *  oneDNN and cuDNN), in training and in the returned model's inference. @default true */
   channelsLast?: boolean
   /** Side of the square input in pixels. @default 256 */
   imageSize?: number
@@ -238,4 +238,8 @@ export interface Augmentation {
 export interface LoadOptions {
   /** @default 'auto' */
   device?: string
+  /** Lay the weights out channels_last for inference: faster convolutions on CPU (oneDNN)
+   *  and GPU; the logits equal torchvision's in that layout. Files are written in the
+   *  standard order either way. @default true */
+  channelsLast?: boolean
 }

@@ -6,6 +6,8 @@ use crate::data::loader::{decoding_pool, BatchLoader, Pipeline};
 use crate::data::transform::{batch_tensor, needed_shorter_side, normalised_cpu_tensor, resize_into, to_input_tensor};
 use crate::error::{Error, Result};
 use crate::metrics::{Evaluation, SampleOutcome, Tally};
+use crate::model::layout::channels_last;
+use crate::model::resnet::ResNet;
 use crate::model::saved::SavedModel;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -72,13 +74,13 @@ impl SavedModel {
     /// The pooled features before the classifier (512 or 2048 numbers per input), for
     /// similarity search. Inputs are prepared exactly as for `predict`.
     pub fn embed(&self, inputs: &[ImageInput]) -> Result<Vec<Vec<f32>>> {
-        self.per_input_rows(inputs, |input| Ok(self.net.features_t(input, false)))
+        self.per_input_rows(inputs, |net, input| net.features_t(input, false))
     }
 
     /// The raw classifier outputs (one number per class and input, before softmax): what an
     /// exported ONNX graph gives for the same input.
     pub fn logits(&self, inputs: &[ImageInput]) -> Result<Vec<Vec<f32>>> {
-        self.per_input_rows(inputs, |input| Ok(self.net.forward_t(input, false)))
+        self.per_input_rows(inputs, |net, input| net.forward_t(input, false))
     }
 
     /// The exact input tensor the network sees for `inputs`: NCHW float32, decoded, resized
@@ -90,14 +92,24 @@ impl SavedModel {
         Ok((Vec::<f32>::try_from(tensor.f_flatten(0, -1)?)?, [inputs.len(), 3, side, side]))
     }
 
+    /// The network's output for a prepared input batch (NCHW, on the model's device), through
+    /// `forward` (the whole network or its features), without gradients. A channels_last
+    /// model gets its input in that layout too, as oneDNN and cuDNN convolve it faster.
+    pub fn run_network(&self, input: &Tensor, forward: impl Fn(&ResNet, &Tensor) -> Tensor) -> Result<Tensor> {
+        let _guard = tch::no_grad_guard();
+        if self.is_channels_last() {
+            return Ok(forward(&self.net, &channels_last(input)?));
+        }
+        Ok(forward(&self.net, input))
+    }
+
     /// Runs `forward` on batches of prepared inputs; one row of its `[n, width]` output per input.
-    fn per_input_rows(&self, inputs: &[ImageInput], forward: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Vec<Vec<f32>>> {
+    fn per_input_rows(&self, inputs: &[ImageInput], forward: impl Fn(&ResNet, &Tensor) -> Tensor) -> Result<Vec<Vec<f32>>> {
         let mut rows = Vec::with_capacity(inputs.len());
         for (chunk_index, chunk) in inputs.chunks(PREDICT_BATCH).enumerate() {
             let pixels = self.decode_inputs(chunk, chunk_index * PREDICT_BATCH)?;
-            let _guard = tch::no_grad_guard();
             let input = to_input_tensor(&pixels, chunk.len(), self.meta.image_size, &self.meta.preprocess, self.device())?;
-            let output = forward(&input)?.f_to_device(tch::Device::Cpu)?.f_contiguous()?;
+            let output = self.run_network(&input, &forward)?.f_to_device(tch::Device::Cpu)?.f_contiguous()?;
             let width = output.size().last().copied().unwrap_or(0).max(1) as usize;
             let flat = Vec::<f32>::try_from(output.f_flatten(0, -1)?)?;
             rows.extend(flat.chunks_exact(width).map(<[f32]>::to_vec));
@@ -107,9 +119,8 @@ impl SavedModel {
 
     /// Softmax probabilities `[n, classes]` on the CPU for `n` preprocessed images.
     fn probabilities(&self, pixels: &[u8], count: usize) -> Result<Tensor> {
-        let _guard = tch::no_grad_guard();
         let input = to_input_tensor(pixels, count, self.meta.image_size, &self.meta.preprocess, self.device())?;
-        let logits = self.net.forward_t(&input, false);
+        let logits = self.run_network(&input, |net, input| net.forward_t(input, false))?;
         Ok(logits.f_softmax(1, tch::Kind::Float)?.f_to_device(tch::Device::Cpu)?)
     }
 
@@ -190,7 +201,7 @@ impl SavedModel {
             }
             let input = batch_tensor(&batch, self.meta.image_size, &self.meta.preprocess, self.device())?;
             let labels = Tensor::f_from_slice(&batch.labels)?.f_to_device(self.device())?;
-            let logits = self.net.forward_t(&input, false);
+            let logits = self.run_network(&input, |net, input| net.forward_t(input, false))?;
             tally.add(&logits, &labels)?;
             if let Some(outcomes) = outcomes.as_deref_mut() {
                 outcomes.extend(SampleOutcome::of_batch(&logits, &labels, &batch.indices)?);

@@ -35,8 +35,9 @@ fn input(dir: &Path) -> Tensor {
     named.into_iter().find(|(name, _)| name == "input").unwrap().1
 }
 
+/// The logits of inference's own path (which follows the model's layout).
 fn logits(model: &SavedModel, input: &Tensor) -> Tensor {
-    tch::no_grad(|| model.net.forward_t(input, false))
+    model.run_network(input, |net, input| net.forward_t(input, false)).unwrap()
 }
 
 #[test]
@@ -46,9 +47,18 @@ fn torchvision_weights_load_here_and_give_the_same_logits() {
     let input = input(dir.path());
     for arch in Arch::ALL {
         let model = SavedModel::load(&dir.path().join(arch.name()), Device::Cpu).unwrap();
+        assert!(!model.is_channels_last(), "a loaded model starts in the standard layout");
         let theirs = Tensor::read_safetensors(dir.path().join(arch.name()).join("torchvision_logits.safetensors")).unwrap().remove(0).1;
         let difference = (logits(&model, &input) - theirs).abs().max().double_value(&[]);
         assert!(difference < TOLERANCE, "{}: largest logit difference {difference}", arch.name());
+
+        // Laid out channels_last (the Node API's default for inference), the model computes
+        // as torchvision's model does in that layout.
+        model.set_channels_last(true).unwrap();
+        assert!(model.is_channels_last());
+        let theirs = Tensor::read_safetensors(dir.path().join(arch.name()).join("torchvision_logits_channels_last.safetensors")).unwrap().remove(0).1;
+        let difference = (logits(&model, &input) - theirs).abs().max().double_value(&[]);
+        assert!(difference < TOLERANCE, "{} channels_last: largest logit difference {difference}", arch.name());
     }
 }
 

@@ -3,10 +3,12 @@
 //! napi-rs runs `Task::compute` without `catch_unwind` (a panic there aborts Node), so every
 //! compute goes through `guarded`; synchronous entry points carry `#[napi(catch_unwind)]`.
 use crate::errors::guarded;
+use crate::torch_thread;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use resnet_core::{device::parse_device, ImageInput, SavedModel};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The native model; `None` once disposed.
@@ -17,26 +19,38 @@ pub struct NativeModel {
     inner: Shared,
     /// model.json as it was at load time, still readable after `dispose`.
     meta_json: String,
+    /// Where the weights live ("cpu", "cuda:N"): known without waiting for calls in flight.
+    device_name: String,
+    disposed: AtomicBool,
 }
 
 impl NativeModel {
     pub fn wrap(model: SavedModel) -> Self {
         let meta_json = model.meta.to_json();
-        NativeModel { inner: Arc::new(Mutex::new(Some(model))), meta_json }
+        let device_name = resnet_core::device::device_name(model.device());
+        NativeModel { inner: Arc::new(Mutex::new(Some(model))), meta_json, device_name, disposed: AtomicBool::new(false) }
     }
 }
 
-/// Runs `work` on the model, or fails with ERR_INVALID_OPTION after `dispose`. A panic while
-/// the lock was held leaves nothing half-updated that inference relies on, so a poisoned
-/// lock is still used.
-fn with_model<T>(model: &Shared, work: impl FnOnce(&SavedModel) -> resnet_core::Result<T>) -> Result<T> {
-    guarded(|| {
-        let guard: MutexGuard<'_, Option<SavedModel>> = model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match guard.as_ref() {
-            Some(model) => work(model),
-            None => Err(resnet_core::Error::InvalidOption("Expected a model that is not disposed but received one after dispose()".into())),
-        }
-    })
+/// Runs `work` on the model, on the torch thread (torch_thread.rs), or fails with
+/// ERR_INVALID_OPTION after `dispose`. A panic while the lock was held leaves nothing
+/// half-updated that inference relies on, so a poisoned lock is still used.
+fn with_model<T: Send + 'static>(
+    model: &Shared,
+    work: impl FnOnce(&SavedModel) -> resnet_core::Result<T> + Send + 'static,
+) -> Result<T> {
+    let model = model.clone();
+    let on_torch_thread = move || {
+        guarded(|| {
+            let guard: MutexGuard<'_, Option<SavedModel>> = model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match guard.as_ref() {
+                Some(model) => work(model),
+                None => Err(resnet_core::Error::InvalidOption("Expected a model that is not disposed but received one after dispose()".into())),
+            }
+        })
+    };
+    torch_thread::run(on_torch_thread)
+        .unwrap_or_else(|| guarded(|| Err(resnet_core::Error::Libtorch("the inference thread is not running".into()))))
 }
 
 #[napi(object)]
@@ -57,13 +71,17 @@ impl NativeModel {
     /// "cpu" or "cuda:N"; "disposed" after `dispose`.
     #[napi(getter, catch_unwind)]
     pub fn device(&self) -> String {
-        with_model(&self.inner, |model| Ok(resnet_core::device::device_name(model.device()))).unwrap_or_else(|_| "disposed".into())
+        if self.disposed.load(Ordering::Acquire) {
+            return "disposed".into();
+        }
+        self.device_name.clone()
     }
 
     /// Frees the weights (CPU or GPU memory) now rather than at garbage collection. Calls in
     /// flight finish first; later calls fail with ERR_INVALID_OPTION.
     #[napi(catch_unwind)]
     pub fn dispose(&self) {
+        self.disposed.store(true, Ordering::Release);
         let mut guard = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         guard.take();
     }
@@ -121,15 +139,17 @@ fn image_inputs(inputs: Vec<Either<String, Buffer>>) -> Vec<ImageInput> {
         .collect()
 }
 
-/// Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N").
+/// Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N"), its weights laid
+/// out channels_last for inference when `channels_last`.
 #[napi(catch_unwind, ts_return_type = "Promise<NativeModel>")]
-pub fn load_model(dir: String, device: String) -> AsyncTask<LoadTask> {
-    AsyncTask::new(LoadTask { dir: dir.into(), device })
+pub fn load_model(dir: String, device: String, channels_last: bool) -> AsyncTask<LoadTask> {
+    AsyncTask::new(LoadTask { dir: dir.into(), device, channels_last })
 }
 
 pub struct LoadTask {
     dir: PathBuf,
     device: String,
+    channels_last: bool,
 }
 
 impl Task for LoadTask {
@@ -137,7 +157,11 @@ impl Task for LoadTask {
     type JsValue = NativeModel;
 
     fn compute(&mut self) -> Result<SavedModel> {
-        guarded(|| SavedModel::load(&self.dir, parse_device(&self.device)?))
+        guarded(|| {
+            let model = SavedModel::load(&self.dir, parse_device(&self.device)?)?;
+            model.set_channels_last(self.channels_last)?;
+            Ok(model)
+        })
     }
 
     fn resolve(&mut self, _env: Env, model: SavedModel) -> Result<NativeModel> {
@@ -155,7 +179,8 @@ impl Task for EmbedTask {
     type JsValue = Vec<Float32Array>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        with_model(&self.model, |model| model.embed(&self.inputs))
+        let inputs = std::mem::take(&mut self.inputs);
+        with_model(&self.model, move |model| model.embed(&inputs))
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
@@ -173,7 +198,8 @@ impl Task for LogitsTask {
     type JsValue = Vec<Float32Array>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        with_model(&self.model, |model| model.logits(&self.inputs))
+        let inputs = std::mem::take(&mut self.inputs);
+        with_model(&self.model, move |model| model.logits(&inputs))
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
@@ -198,7 +224,8 @@ impl Task for PreprocessTask {
     type JsValue = NativeTensor;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        with_model(&self.model, |model| model.preprocess(&self.inputs))
+        let inputs = std::mem::take(&mut self.inputs);
+        with_model(&self.model, move |model| model.preprocess(&inputs))
     }
 
     fn resolve(&mut self, _env: Env, (data, shape): Self::Output) -> Result<NativeTensor> {
@@ -216,7 +243,8 @@ impl Task for ExportOnnxTask {
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
-        with_model(&self.model, |model| resnet_core::export::onnx::export_onnx(model, &self.path))
+        let path = self.path.clone();
+        with_model(&self.model, move |model| resnet_core::export::onnx::export_onnx(model, &path))
     }
 
     fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
@@ -235,7 +263,8 @@ impl Task for PredictTask {
     type JsValue = Vec<Vec<NativePrediction>>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        let ranked = with_model(&self.model, |model| model.predict(&self.inputs, self.top_k))?;
+        let (inputs, top_k) = (std::mem::take(&mut self.inputs), self.top_k);
+        let ranked = with_model(&self.model, move |model| model.predict(&inputs, top_k))?;
         Ok(ranked
             .into_iter()
             .map(|predictions| {
@@ -263,9 +292,12 @@ impl Task for EvaluateTask {
     type JsValue = String;
 
     fn compute(&mut self) -> Result<String> {
-        let mut skipped = Vec::new();
-        let evaluation =
-            with_model(&self.model, |model| model.evaluate_dir(&self.dir, self.batch_size, 0, &mut |skip| skipped.push(skip)))?;
+        let (dir, batch_size) = (self.dir.clone(), self.batch_size);
+        let (evaluation, skipped) = with_model(&self.model, move |model| {
+            let mut skipped = Vec::new();
+            let evaluation = model.evaluate_dir(&dir, batch_size, 0, &mut |skip| skipped.push(skip))?;
+            Ok((evaluation, skipped))
+        })?;
         let skipped: Vec<serde_json::Value> = skipped
             .into_iter()
             .map(|skip| serde_json::json!({ "path": skip.path.display().to_string(), "reason": skip.reason }))
@@ -290,7 +322,8 @@ impl Task for SaveTask {
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
-        with_model(&self.model, |model| model.save(&self.dir))
+        let dir = self.dir.clone();
+        with_model(&self.model, move |model| model.save(&dir))
     }
 
     fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {

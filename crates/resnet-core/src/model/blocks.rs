@@ -110,18 +110,22 @@ impl Block {
 
 impl ModuleT for Block {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        // In place where torchvision is (ReLU(inplace=True), `out += identity`): batch norm's
+        // backward needs its input, not its output, so fewer activations are allocated.
         let last = self.convs.len() - 1;
         let mut branch = xs.shallow_clone();
         for (index, (conv, bn)) in self.convs.iter().enumerate() {
             branch = branch.apply(conv).apply_t(bn, train);
             if index != last {
-                branch = branch.relu();
+                let _ = branch.relu_();
             }
         }
         let shortcut = match &self.downsample {
             Some(downsample) => downsample.forward_t(xs, train),
             None => xs.shallow_clone(),
         };
-        (branch + shortcut).relu()
+        branch += shortcut;
+        let _ = branch.relu_();
+        branch
     }
 }

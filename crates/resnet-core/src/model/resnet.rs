@@ -66,6 +66,11 @@ impl ResNet {
         ResNet { conv1, bn1, stages, fc, feature_width: in_channels }
     }
 
+    /// Whether the weights are laid out channels_last (the stem's convolution stands for all).
+    pub fn is_channels_last(&self) -> bool {
+        super::layout::is_channels_last(&self.conv1.ws)
+    }
+
     /// Width of the pooled features fed to the classifier (512 or 2048).
     pub fn feature_width(&self) -> i64 {
         self.feature_width
@@ -73,11 +78,9 @@ impl ResNet {
 
     /// The pooled features before the classifier: `[batch, feature_width]`.
     pub fn features_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let mut x = xs
-            .apply(&self.conv1)
-            .apply_t(&self.bn1, train)
-            .relu()
-            .max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        let mut x = xs.apply(&self.conv1).apply_t(&self.bn1, train);
+        let _ = x.relu_();
+        x = x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
         for stage in &self.stages {
             for block in stage {
                 x = block.forward_t(&x, train);

@@ -2,6 +2,7 @@
 pub mod checkpoint;
 pub mod events;
 pub mod fine_tune;
+pub mod libtorch_optim;
 pub mod optimizer;
 pub mod review;
 pub mod run;

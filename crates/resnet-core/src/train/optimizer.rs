@@ -1,8 +1,10 @@
 //! The optimisers, written here rather than taken from tch so that their state (Adam's
 //! moments, SGD's momentum) can be saved in checkpoints and restored exactly, and so that
 //! weight decay can skip batch-norm parameters and biases. The update rules are PyTorch's
-//! (`torch.optim.Adam`, `AdamW`, `SGD` with dampening 0).
+//! (`torch.optim.Adam`, `AdamW`, `SGD` with dampening 0); Adam(W) runs libtorch's fused
+//! kernel (train/libtorch_optim.rs).
 use crate::config::{OptimizerConfig, OptimizerKind};
+use super::libtorch_optim::{clear_grads, fused_adam_step, AdamRule, AdamSlot};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use tch::nn::VarStore;
@@ -71,14 +73,9 @@ impl Optimizer {
         }
     }
 
+    /// Unsets every gradient, as torch.optim's `zero_grad()` (set_to_none) does.
     pub fn zero_grad(&mut self) -> Result<()> {
-        for parameter in &self.parameters {
-            let mut grad = parameter.tensor.grad();
-            if grad.defined() {
-                let _ = grad.f_detach_()?.f_zero_()?;
-            }
-        }
-        Ok(())
+        clear_grads(&self.parameters.iter().map(|parameter| &parameter.tensor).collect::<Vec<_>>())
     }
 
     /// Scales all gradients so their global L2 norm is at most `max_norm`; returns the norm
@@ -109,51 +106,75 @@ impl Optimizer {
     pub fn step(&mut self, lr: f64) -> Result<()> {
         let _guard = tch::no_grad_guard();
         self.steps += 1;
-        let config = self.config.clone();
+        match self.config.kind {
+            OptimizerKind::Adam | OptimizerKind::AdamW => self.adam_step(lr),
+            OptimizerKind::Sgd => self.sgd_step(lr),
+        }
+    }
+
+    /// Adam(W) through libtorch's fused kernel, one call per group of parameters sharing a
+    /// learning rate and weight decay (as torch.optim's parameter groups).
+    fn adam_step(&mut self, lr: f64) -> Result<()> {
+        let config = &self.config;
+        // (lr scale, decays?) -> indices of the parameters updated this step, with gradients.
+        let mut groups: Vec<((f64, bool), Vec<(usize, Tensor)>)> = Vec::new();
+        for (index, parameter) in self.parameters.iter_mut().enumerate() {
+            let grad = parameter.tensor.grad();
+            if !grad.defined() || !parameter.tensor.requires_grad() {
+                continue;
+            }
+            parameter.steps += 1;
+            let key = (parameter.lr_scale, parameter.decay);
+            match groups.iter_mut().find(|(group, _)| *group == key) {
+                Some((_, members)) => members.push((index, grad)),
+                None => groups.push((key, vec![(index, grad)])),
+            }
+        }
+        for ((lr_scale, decay), members) in &groups {
+            let slots = members
+                .iter()
+                .map(|(index, grad)| {
+                    let parameter = &self.parameters[*index];
+                    let [first, second] = &parameter.state[..] else {
+                        return Err(Error::Libtorch("Adam state is missing its moments".into()));
+                    };
+                    Ok(AdamSlot { param: &parameter.tensor, grad, first, second, step: parameter.steps })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let rule = AdamRule {
+                lr: lr * lr_scale,
+                betas: config.betas,
+                eps: config.eps,
+                weight_decay: if *decay { config.weight_decay } else { 0.0 },
+                decoupled: config.kind == OptimizerKind::AdamW,
+            };
+            fused_adam_step(&slots, rule)?;
+        }
+        Ok(())
+    }
+
+    /// SGD with momentum (dampening 0) and optional Nesterov, as torch.optim.SGD.
+    fn sgd_step(&mut self, lr: f64) -> Result<()> {
+        let config = &self.config;
         for parameter in &mut self.parameters {
             let grad = parameter.tensor.grad();
             if !grad.defined() || !parameter.tensor.requires_grad() {
                 continue;
             }
             parameter.steps += 1;
-            let step = parameter.steps as f64;
             let lr = lr * parameter.lr_scale;
             let weight_decay = if parameter.decay { config.weight_decay } else { 0.0 };
             let tensor = &mut parameter.tensor;
-            match config.kind {
-                OptimizerKind::Adam | OptimizerKind::AdamW => {
-                    let grad = if config.kind == OptimizerKind::Adam && weight_decay != 0.0 {
-                        grad.f_add(&tensor.f_mul_scalar(weight_decay)?)?
-                    } else {
-                        grad
-                    };
-                    if config.kind == OptimizerKind::AdamW && weight_decay != 0.0 {
-                        let _ = tensor.f_mul_scalar_(1.0 - lr * weight_decay)?;
-                    }
-                    let (beta1, beta2) = config.betas;
-                    let [first, second] = &mut parameter.state[..] else {
-                        return Err(Error::Libtorch("Adam state is missing its moments".into()));
-                    };
-                    let _ = first.f_lerp_(&grad, 1.0 - beta1)?;
-                    let _ = second.f_mul_scalar_(beta2)?.f_addcmul_(&grad, &grad.f_mul_scalar(1.0 - beta2)?)?;
-                    let bias_first = 1.0 - beta1.powf(step);
-                    let bias_second = 1.0 - beta2.powf(step);
-                    let denominator = second.f_sqrt()?.f_div_scalar(bias_second.sqrt())?.f_add_scalar(config.eps)?;
-                    let _ = tensor.f_addcdiv_(&first.f_mul_scalar(-lr / bias_first)?, &denominator)?;
+            let mut direction = if weight_decay != 0.0 { grad.f_add(&tensor.f_mul_scalar(weight_decay)?)? } else { grad };
+            if let Some(buffer) = parameter.state.first_mut() {
+                if parameter.steps == 1 {
+                    buffer.f_copy_(&direction)?;
+                } else {
+                    let _ = buffer.f_mul_scalar_(config.momentum)?.f_add_(&direction)?;
                 }
-                OptimizerKind::Sgd => {
-                    let mut direction = if weight_decay != 0.0 { grad.f_add(&tensor.f_mul_scalar(weight_decay)?)? } else { grad };
-                    if let Some(buffer) = parameter.state.first_mut() {
-                        if parameter.steps == 1 {
-                            buffer.f_copy_(&direction)?;
-                        } else {
-                            let _ = buffer.f_mul_scalar_(config.momentum)?.f_add_(&direction)?;
-                        }
-                        direction = if config.nesterov { direction.f_add(&buffer.f_mul_scalar(config.momentum)?)? } else { buffer.shallow_clone() };
-                    }
-                    let _ = tensor.f_sub_(&direction.f_mul_scalar(lr)?)?;
-                }
+                direction = if config.nesterov { direction.f_add(&buffer.f_mul_scalar(config.momentum)?)? } else { buffer.shallow_clone() };
             }
+            let _ = tensor.f_sub_(&direction.f_mul_scalar(lr)?)?;
         }
         Ok(())
     }

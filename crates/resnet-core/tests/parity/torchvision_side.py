@@ -3,7 +3,8 @@
 export DIR: for each ResNet, a torchvision model with its own init and randomised batch-norm
   parameters and statistics, saved as DIR/<arch>/model.safetensors (its full state_dict,
   num_batches_tracked included) beside a model.json, with its eval-mode logits on
-  DIR/input.safetensors in DIR/<arch>/torchvision_logits.safetensors.
+  DIR/input.safetensors in DIR/<arch>/torchvision_logits.safetensors, and those of the same
+  model and input laid out channels_last in DIR/<arch>/torchvision_logits_channels_last.safetensors.
 check DIR: loads each DIR/<arch>/model.safetensors written by resnet-napi into
   torchvision.models.<arch> with load_state_dict (only num_batches_tracked may be missing) and
   prints the largest difference from DIR/<arch>/project_logits.safetensors as JSON.
@@ -42,6 +43,9 @@ def export(root):
         json.dump(meta, open(f"{root}/{arch}/model.json", "w"))
         with torch.no_grad():
             save_file({"logits": model(x)}, f"{root}/{arch}/torchvision_logits.safetensors")
+            model = model.to(memory_format=torch.channels_last)
+            logits = model(x.contiguous(memory_format=torch.channels_last))
+            save_file({"logits": logits.contiguous()}, f"{root}/{arch}/torchvision_logits_channels_last.safetensors")
 
 
 def check(root):

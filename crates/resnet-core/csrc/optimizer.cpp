@@ -1,0 +1,64 @@
+// What the optimiser needs from libtorch and tch does not expose (tch skips operators over
+// lists of tensors, and cannot unset a gradient):
+// - the fused Adam/AdamW kernels (`_fused_adam_`, `_fused_adamw_`, which
+//   `torch.optim.Adam(fused=True)` calls): one call updates a group of parameters in one pass
+//   over each, where the rule written with tensor operations makes several temporaries per
+//   parameter. CPU and CUDA, contiguous or channels_last parameters;
+// - `zero_grad(set_to_none=True)`.
+// Every entry point is noexcept: a C++ exception is reported as -1, never unwound into Rust.
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include <cstring>
+#include <vector>
+
+extern "C" {
+
+// Updates `count` parameters in place. Each array holds `count` pointers to the tensors tch
+// hands out (`at::Tensor*`); `steps` holds each parameter's update count including this one.
+// `decoupled` selects AdamW's weight decay, else Adam's (L2 added to the gradient).
+int resnet_fused_adam(at::Tensor* const* params, at::Tensor* const* grads, at::Tensor* const* exp_avgs,
+                      at::Tensor* const* exp_avg_sqs, const double* steps, size_t count, double lr, double beta1,
+                      double beta2, double weight_decay, double eps, int decoupled, char* error,
+                      size_t error_len) noexcept {
+  try {
+    std::vector<at::Tensor> p, g, m, v, s;
+    for (size_t i = 0; i < count; ++i) {
+      p.push_back(*params[i]);
+      g.push_back(*grads[i]);
+      m.push_back(*exp_avgs[i]);
+      v.push_back(*exp_avg_sqs[i]);
+      // The kernels read the step from a float tensor beside the parameter.
+      s.push_back(at::full({}, steps[i], p.back().options().dtype(at::kFloat)));
+    }
+    c10::AutoGradMode no_grad(false);  // in-place updates of leaves that require grad
+    if (decoupled) {
+      at::_fused_adamw_(p, g, m, v, {}, s, lr, beta1, beta2, weight_decay, eps, false, false);
+    } else {
+      at::_fused_adam_(p, g, m, v, {}, s, lr, beta1, beta2, weight_decay, eps, false, false);
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    if (error_len > 0) {
+      std::strncpy(error, e.what(), error_len - 1);
+      error[error_len - 1] = '\0';
+    }
+    return -1;
+  } catch (...) {
+    return -1;
+  }
+}
+
+// Unsets the gradients of `count` tensors, as `zero_grad(set_to_none=True)`: the next
+// backward pass then stores its gradient instead of adding it to zeros (no memset, no add).
+int resnet_clear_grads(at::Tensor* const* tensors, size_t count) noexcept {
+  try {
+    for (size_t i = 0; i < count; ++i) {
+      tensors[i]->mutable_grad().reset();
+    }
+    return 0;
+  } catch (...) {
+    return -1;
+  }
+}
+}
