@@ -73,6 +73,21 @@ for (const name of Object.keys(MODELS)) {
   })
 }
 
+test('loadModel channelsLast: both layouts give the same logits; the default equals the trained model', async (t) => {
+  const dir = join(work, 'resnet50')
+  const standard = await resnet.loadModel(dir, { device: 'cpu', channelsLast: false })
+  const fast = await resnet.loadModel(dir, { device: 'cpu' })
+  const images = inputs()
+  const flat = async (model) => Float32Array.from((await model.logits(images)).flatMap((row) => [...row]))
+  const [a, b, trained] = [await flat(standard), await flat(fast), await flat(models.resnet50)]
+  const diff = maxAbsDiff(a, b)
+  t.log(`standard vs channels_last: max |logit diff| ${diff.toExponential(2)}`)
+  t.true(diff < TOLERANCE, `max |logit diff| ${diff}`)
+  t.deepEqual(b, trained, 'a model loaded with the defaults computes exactly as the one training returned')
+  standard.dispose()
+  fast.dispose()
+})
+
 test('the batch dimension is dynamic: one image alone gives the same logits as in a batch', async (t) => {
   const model = models.resnet18
   const file = join(work, 'batch.onnx')

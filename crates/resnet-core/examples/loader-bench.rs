@@ -37,6 +37,10 @@ struct Args {
     /// normalises them itself.
     #[arg(long, default_value = "float")]
     output: String,
+    /// Memory order of float batches: channels-last (what training feeds a channels_last
+    /// model, its default) | contiguous (NCHW).
+    #[arg(long, default_value = "channels-last")]
+    layout: String,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -57,6 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed: 1,
         cache: ImageCache::new(samples.len(), cache_mode),
         normalise: (args.output == "float").then(|| preprocess.clone()),
+        channels_last: args.layout == "channels-last",
     });
     let pool = decoding_pool(args.workers)?;
     for epoch in 1..=args.epochs {
@@ -72,10 +77,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let seconds = started.elapsed().as_secs_f64();
         println!(
-            "{{\"kind\":\"loader\",\"cache\":\"{}\",\"recipe\":\"{}\",\"output\":\"{}\",\"epoch\":{epoch},\"images\":{images},\"seconds\":{seconds:.3},\"imagesPerSecond\":{:.1}}}",
+            "{{\"kind\":\"loader\",\"cache\":\"{}\",\"recipe\":\"{}\",\"output\":\"{}\",\"layout\":\"{}\",\"epoch\":{epoch},\"images\":{images},\"seconds\":{seconds:.3},\"imagesPerSecond\":{:.1}}}",
             args.cache,
             args.recipe,
             args.output,
+            args.layout,
             images as f64 / seconds
         );
     }

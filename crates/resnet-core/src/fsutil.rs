@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let temporary = temporary_sibling(path);
     let outcome = write(&temporary).and_then(|()| {
+        give_usual_permissions(&temporary)?;
         let file = File::open(&temporary).map_err(|error| Error::io("reopen", &temporary, error))?;
         file.sync_all().map_err(|error| Error::io("sync", &temporary, error))?;
         std::fs::rename(&temporary, path).map_err(|error| Error::io("rename into place", path, error))
@@ -24,6 +25,32 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
         }
     }
     Ok(())
+}
+
+/// Sets the mode a plainly created file gets (0666 less the umask; 0644 with the usual
+/// umask): some writers (safetensors) create 0600 files, which a model directory copied to a
+/// server running as another user could not be read from.
+fn give_usual_permissions(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = 0o666 & !process_umask();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|error| Error::io("set permissions of", path, error))?;
+    }
+    Ok(())
+}
+
+/// The process's umask, read without changing it (umask(2) can only set it, which would race
+/// with other threads creating files); 022 where /proc does not say.
+#[cfg(unix)]
+fn process_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("Umask:"))?;
+            u32::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
+        })
+        .unwrap_or(0o022)
 }
 
 /// Writes a text file atomically.

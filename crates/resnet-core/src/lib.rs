@@ -13,6 +13,7 @@ pub mod export;
 pub mod fault_injection;
 pub mod fsutil;
 pub mod inference;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod precision;

@@ -50,8 +50,10 @@ fn large_jpegs_decode_at_reduced_scale_and_keep_enough_pixels() {
     let jpeg = rgb_jpeg(1024, 768, None);
     let full = decode_bytes(&jpeg, 0).unwrap();
     assert_eq!(full.dimensions(), (1024, 768));
-    // 768 / 4 = 192 < 256: full size (half scale is not used: it is slower than full size).
-    assert_eq!(decode_bytes(&jpeg, 256).unwrap().dimensions(), (1024, 768));
+    // The largest reduction (1/2, 1/4, 1/8) that keeps the shorter side at or above the need.
+    assert_eq!(decode_bytes(&jpeg, 256).unwrap().dimensions(), (512, 384));
+    assert_eq!(decode_bytes(&jpeg, 384).unwrap().dimensions(), (512, 384));
+    assert_eq!(decode_bytes(&jpeg, 385).unwrap().dimensions(), (1024, 768));
     assert_eq!(decode_bytes(&jpeg, 192).unwrap().dimensions(), (256, 192));
     assert_eq!(decode_bytes(&jpeg, 96).unwrap().dimensions(), (128, 96));
     assert_eq!(decode_bytes(&jpeg, 800).unwrap().dimensions(), (1024, 768));

@@ -7,7 +7,7 @@ use resnet_core::data::folder::{class_names, scan_split, stratified_split};
 use resnet_core::data::loader::Pipeline;
 
 fn pipeline(augment: Option<Augment>, cache: CacheMode, len: usize) -> Pipeline {
-    Pipeline { image_size: 32, eval_mode: ResizeMode::Crop, augment, seed: 5, cache: ImageCache::new(len, cache), normalise: None }
+    Pipeline { image_size: 32, eval_mode: ResizeMode::Crop, augment, seed: 5, cache: ImageCache::new(len, cache), normalise: None, channels_last: false }
 }
 
 #[test]
@@ -30,6 +30,29 @@ fn the_cache_changes_nothing_but_speed() {
     let random = pipeline(Some(Augment::standard()), CacheMode::Off, samples.len());
     let differing = (0..samples.len()).filter(|&i| random.load(&samples[i], i, 1).unwrap() != random.load(&samples[i], i, 2).unwrap()).count();
     assert!(differing >= 4, "only {differing} of 6 crops changed between epochs");
+}
+
+/// Normalised batches in channels_last memory order hold the same values as NCHW ones.
+#[test]
+fn channels_last_batches_hold_the_same_values() {
+    use resnet_core::config::Preprocess;
+    use resnet_core::data::loader::load_batch;
+    let root = tempfile::tempdir().unwrap();
+    common::write_class(&root.path().join("a"), 0, 5, 1);
+    let classes = class_names(root.path()).unwrap();
+    let samples = scan_split(root.path(), &classes).unwrap().samples;
+    let order: Vec<usize> = (0..samples.len()).collect();
+    let batch = |channels_last: bool| {
+        let mut pipeline = pipeline(Some(Augment::standard()), CacheMode::Off, samples.len());
+        pipeline.normalise = Some(Preprocess::standard());
+        pipeline.channels_last = channels_last;
+        load_batch(&samples, &order, &pipeline, 1).input.unwrap()
+    };
+    let (standard, channels_last) = (batch(false), batch(true));
+    assert!(standard.is_contiguous());
+    assert!(resnet_core::model::layout::is_channels_last(&channels_last));
+    assert_eq!(standard.size(), channels_last.size());
+    assert_eq!((standard - channels_last).abs().max().double_value(&[]), 0.0);
 }
 
 #[test]

@@ -146,3 +146,31 @@ fn early_stopping_keeps_the_best_epoch() {
     let best_accuracy = best.evaluate_dir(root.path(), 16, 0, &mut |_| {}).unwrap().accuracy;
     assert!((best_accuracy - outcome.history[0].val_accuracy.unwrap()).abs() < 1e-9);
 }
+
+#[test]
+fn a_checkpoint_with_broken_optimizer_state_is_a_model_file_error() {
+    use resnet_core::model::weights::{read_file, write_file};
+    let _alone = common::alone();
+    let root = tempfile::tempdir().unwrap();
+    common::write_dataset(root.path(), 6, 2);
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut one = config(root.path(), first.path());
+    one.epochs = 1;
+    train(&one, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+
+    // The checkpoint loses one Adam moment, its progress record kept.
+    let path = first.path().join("checkpoint.safetensors");
+    let (mut named, metadata) = read_file(&path, "").unwrap();
+    let lost = named.keys().find(|key| key.starts_with("optimizer.") && key.ends_with(".0")).unwrap().clone();
+    named.remove(&lost);
+    write_file(&path, &named.into_iter().collect::<Vec<_>>(), Some(metadata)).unwrap();
+
+    let mut resumed = one.clone();
+    resumed.epochs = 2;
+    resumed.resume = Some(first.path().to_path_buf());
+    resumed.output = second.path().to_path_buf();
+    let error = train(&resumed, &mut |_| {}, &AtomicBool::new(false)).unwrap_err();
+    assert_eq!(error.code(), "ERR_MODEL_FILE", "{error}");
+    let message = error.to_string();
+    assert!(message.contains("checkpoint.safetensors") && message.contains(&lost), "{message}");
+}

@@ -31,6 +31,24 @@ fn round_trip_gives_identical_outputs() {
     assert_eq!(json["preprocess"]["mean"], serde_json::json!([0.5, 0.5, 0.5]));
 }
 
+/// Every file of a saved model gets the mode of a plainly created file (0644 with the usual
+/// umask), so a model directory copied to a server running as another user stays readable.
+#[cfg(unix)]
+#[test]
+fn saved_files_get_the_usual_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.txt");
+    std::fs::write(&plain, "x").unwrap();
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let expected = mode(&plain);
+    let saved = dir.path().join("model");
+    model(3).save(&saved).unwrap();
+    for name in [WEIGHTS_FILE, "model.json"] {
+        assert_eq!(mode(&saved.join(name)), expected, "{name}: mode {:o}, expected {expected:o}", mode(&saved.join(name)));
+    }
+}
+
 #[test]
 fn class_count_mismatch_is_a_model_file_error() {
     let dir = tempfile::tempdir().unwrap();

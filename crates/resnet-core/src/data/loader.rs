@@ -62,6 +62,9 @@ pub struct Pipeline {
     /// Normalise batches to CHW floats on the loader's threads: for a model on the CPU, so
     /// the conversion overlaps with compute. `None`: deliver uint8 for upload to a GPU.
     pub normalise: Option<Preprocess>,
+    /// Normalised batches in channels_last memory order (for a channels_last model): each
+    /// image's floats keep the pixels' interleaved order, which is also the faster to write.
+    pub channels_last: bool,
 }
 
 impl Pipeline {
@@ -71,7 +74,7 @@ impl Pipeline {
         cache: Option<Arc<ImageCache>>,
         normalise: Option<Preprocess>,
     ) -> Self {
-        Pipeline { image_size, eval_mode, augment: None, seed: 0, cache, normalise }
+        Pipeline { image_size, eval_mode, augment: None, seed: 0, cache, normalise, channels_last: false }
     }
 
     fn random_crop(&self) -> bool {
@@ -102,17 +105,20 @@ impl Pipeline {
 
     /// Writes the model input for one sample in `epoch` into `out` (`size x size x 3` bytes).
     pub fn load_into(&self, sample: &Sample, index: usize, epoch: usize, out: &mut [u8]) -> Result<(), String> {
-        let working = self.working_image(sample, index)?;
-        let Some(augment) = &self.augment else {
-            out.copy_from_slice(working.as_raw());
-            return Ok(());
-        };
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ ((epoch as u64) << 40) ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        if augment.crop_scale.is_some() {
-            return augment_into(&working, self.image_size, augment, self.eval_mode, &mut rng, out);
+        let rng = || ChaCha8Rng::seed_from_u64(self.seed ^ ((epoch as u64) << 40) ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        if let Some(augment) = self.augment.as_ref().filter(|augment| augment.crop_scale.is_some()) {
+            let working = self.working_image(sample, index)?;
+            return augment_into(&working, self.image_size, augment, self.eval_mode, &mut rng(), out);
         }
-        out.copy_from_slice(working.as_raw());
-        if augment.horizontal_flip && rng.random_bool(0.5) {
+        if self.cache.is_some() {
+            out.copy_from_slice(self.working_image(sample, index)?.as_raw());
+        } else {
+            // Nothing to keep: resized straight into `out`, without an intermediate image.
+            let size = self.image_size;
+            let decoded = decode_path(&sample.path, needed_shorter_side(size, self.eval_mode))?;
+            resize_into(&decoded, size, self.eval_mode, out)?;
+        }
+        if self.augment.as_ref().is_some_and(|augment| augment.horizontal_flip) && rng().random_bool(0.5) {
             flip_horizontally(out, self.image_size as usize);
         }
         Ok(())
@@ -178,7 +184,7 @@ pub fn load_batch(samples: &[Sample], chunk: &[usize], pipeline: &Pipeline, epoc
     if let Some(preprocess) = &pipeline.normalise {
         // Where the tensor cannot be allocated, uint8 pixels are delivered instead and the
         // consumer's own conversion reports the error.
-        if let Ok(tensor) = empty_cpu_batch(chunk.len(), pipeline.image_size) {
+        if let Ok(tensor) = empty_cpu_batch(chunk.len(), pipeline.image_size, pipeline.channels_last) {
             return load_normalised(samples, chunk, pipeline, epoch, preprocess, tensor);
         }
     }
@@ -206,7 +212,8 @@ fn load_pixels(samples: &[Sample], chunk: &[usize], pipeline: &Pipeline, epoch: 
 }
 
 /// A normalised CPU tensor: each image is loaded into a per-thread scratch buffer and
-/// normalised straight into its slot of `tensor`, while still in cache.
+/// normalised straight into its slot of `tensor` (made by `empty_cpu_batch` in the
+/// pipeline's layout), while still in cache.
 fn load_normalised(
     samples: &[Sample],
     chunk: &[usize],
@@ -225,7 +232,11 @@ fn load_normalised(
                 let mut scratch = scratch.borrow_mut();
                 scratch.resize(image_bytes, 0);
                 pipeline.load_into(&samples[index], index, epoch, &mut scratch)?;
-                normaliser.write_chw(&scratch, out);
+                if pipeline.channels_last {
+                    normaliser.write_hwc(&scratch, out);
+                } else {
+                    normaliser.write_chw(&scratch, out);
+                }
                 Ok(())
             })
         })

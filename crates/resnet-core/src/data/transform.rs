@@ -188,7 +188,7 @@ pub fn normalised_cpu_tensor(pixels: &[u8], count: usize, size: u32, preprocess:
             pixels.len()
         )));
     }
-    let mut tensor = empty_cpu_batch(count, size)?;
+    let mut tensor = empty_cpu_batch(count, size, false)?;
     let normaliser = Normaliser::new(preprocess);
     float_slice_mut(&mut tensor)
         .par_chunks_mut(image_bytes)
@@ -197,19 +197,26 @@ pub fn normalised_cpu_tensor(pixels: &[u8], count: usize, size: u32, preprocess:
     Ok(tensor)
 }
 
-/// An uninitialised contiguous `[count, 3, size, size]` float CPU tensor, to be filled.
-pub fn empty_cpu_batch(count: usize, size: u32) -> Result<Tensor> {
-    let side = size as i64;
-    Ok(Tensor::f_empty([count as i64, 3, side, side], (Kind::Float, Device::Cpu))?)
+/// An uninitialised `[count, 3, size, size]` float CPU tensor to be filled, its memory
+/// contiguous in NCHW order, or in NHWC order (channels_last strides) when `channels_last`.
+pub fn empty_cpu_batch(count: usize, size: u32, channels_last: bool) -> Result<Tensor> {
+    let (count, side) = (count as i64, size as i64);
+    if channels_last {
+        return Ok(Tensor::f_empty([count, side, side, 3], (Kind::Float, Device::Cpu))?.f_permute([0, 3, 1, 2])?);
+    }
+    Ok(Tensor::f_empty([count, 3, side, side], (Kind::Float, Device::Cpu))?)
 }
 
-/// The elements of a contiguous float32 CPU tensor, for filling in place.
+/// The elements of a float32 CPU tensor made by `empty_cpu_batch`, in memory order, for
+/// filling in place.
 pub fn float_slice_mut(tensor: &mut Tensor) -> &mut [f32] {
-    debug_assert!(tensor.kind() == Kind::Float && tensor.device() == Device::Cpu && tensor.is_contiguous());
+    debug_assert!(tensor.kind() == Kind::Float && tensor.device() == Device::Cpu);
+    debug_assert!(tensor.is_contiguous() || crate::model::layout::is_channels_last(tensor));
     let elements = tensor.numel();
-    // SAFETY: callers pass tensors made by `empty_cpu_batch`: contiguous float32 CPU memory of
-    // exactly `numel` elements. The `&mut` borrow of the owning tensor keeps any other Rust
-    // reference away for the slice's lifetime, and nothing outside Rust holds it yet.
+    // SAFETY: callers pass tensors made by `empty_cpu_batch`: dense float32 CPU memory of
+    // exactly `numel` elements starting at `data_ptr` (NCHW or NHWC order). The `&mut` borrow
+    // of the owning tensor keeps any other Rust reference away for the slice's lifetime, and
+    // nothing outside Rust holds it yet.
     unsafe { std::slice::from_raw_parts_mut(tensor.data_ptr() as *mut f32, elements) }
 }
 
@@ -224,6 +231,24 @@ impl Normaliser {
         Normaliser {
             scale: std::array::from_fn(|c| 1.0 / (255.0 * preprocess.std[c])),
             shift: std::array::from_fn(|c| -preprocess.mean[c] / preprocess.std[c]),
+        }
+    }
+
+    /// Writes one image in channels_last order: `image` is HWC uint8, `out` its HWC floats.
+    /// Four pixels (twelve values) at a time, so the channel pattern repeats per iteration and
+    /// the loop vectorises.
+    pub fn write_hwc(&self, image: &[u8], out: &mut [f32]) {
+        let scale: [f32; 12] = std::array::from_fn(|k| self.scale[k % 3]);
+        let shift: [f32; 12] = std::array::from_fn(|k| self.shift[k % 3]);
+        let mut pixels = image.chunks_exact(12);
+        let mut floats = out.chunks_exact_mut(12);
+        for (values, block) in (&mut floats).zip(&mut pixels) {
+            for k in 0..12 {
+                values[k] = block[k] as f32 * scale[k] + shift[k];
+            }
+        }
+        for (k, (value, &byte)) in floats.into_remainder().iter_mut().zip(pixels.remainder()).enumerate() {
+            *value = byte as f32 * scale[k] + shift[k];
         }
     }
 

@@ -7,6 +7,7 @@ use crate::config::{OptimizerConfig, OptimizerKind};
 use super::libtorch_optim::{clear_grads, fused_adam_step, AdamRule, AdamSlot};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
+use std::path::Path;
 use tch::nn::VarStore;
 use tch::Tensor;
 
@@ -192,18 +193,19 @@ impl Optimizer {
         Ok(named)
     }
 
-    /// Restores the state written by `state_tensors` and the step count.
-    pub fn load_state(&mut self, named: &HashMap<String, Tensor>, steps: i64) -> Result<()> {
+    /// Restores the state written by `state_tensors` (read from the checkpoint `source`) and
+    /// the step count. Missing or misshapen state is an ERR_MODEL_FILE naming `source`.
+    pub fn load_state(&mut self, named: &HashMap<String, Tensor>, steps: i64, source: &Path) -> Result<()> {
         let _guard = tch::no_grad_guard();
         for parameter in &mut self.parameters {
             let steps_key = format!("optimizer.{}.steps", parameter.name);
-            let saved_steps = named.get(&steps_key).ok_or_else(|| Error::Libtorch(format!("checkpoint lacks {steps_key}")))?;
+            let saved_steps = named.get(&steps_key).ok_or_else(|| Error::model_file(source, format!("checkpoint lacks {steps_key}")))?;
             parameter.steps = saved_steps.f_double_value(&[0])? as i64;
             for (slot, tensor) in parameter.state.iter_mut().enumerate() {
                 let key = format!("optimizer.{}.{slot}", parameter.name);
-                let saved = named.get(&key).ok_or_else(|| Error::Libtorch(format!("checkpoint lacks optimizer state {key}")))?;
+                let saved = named.get(&key).ok_or_else(|| Error::model_file(source, format!("checkpoint lacks optimizer state {key}")))?;
                 if saved.size() != tensor.size() {
-                    return Err(Error::Libtorch(format!("checkpoint optimizer state {key} has shape {:?}, expected {:?}", saved.size(), tensor.size())));
+                    return Err(Error::model_file(source, format!("checkpoint optimizer state {key} has shape {:?}, expected {:?}", saved.size(), tensor.size())));
                 }
                 tensor.f_copy_(saved)?;
             }

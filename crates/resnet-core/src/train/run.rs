@@ -151,8 +151,10 @@ impl<'a> Trainer<'a> {
             seed: config.seed,
             cache: train_cache,
             normalise: normalise.clone(),
+            channels_last,
         };
-        let validation_pipeline = Pipeline::evaluation(config.image_size, config.preprocess.resize, validation_cache, normalise);
+        let mut validation_pipeline = Pipeline::evaluation(config.image_size, config.preprocess.resize, validation_cache, normalise);
+        validation_pipeline.channels_last = channels_last;
         Ok(Trainer {
             config,
             model,
@@ -176,7 +178,7 @@ impl<'a> Trainer<'a> {
         let mut progress = match &config.resume {
             Some(dir) => {
                 let (progress, state) = checkpoint::restore(dir, &self.model)?;
-                optimizer.load_state(&state, progress.steps)?;
+                optimizer.load_state(&state, progress.steps, &dir.join(checkpoint::CHECKPOINT_FILE))?;
                 progress
             }
             None => Progress::start(&self.model),
@@ -215,6 +217,7 @@ impl<'a> Trainer<'a> {
             };
             let improved = progress.record(config.monitor, monitored, config.min_delta);
             self.save_epoch(&optimizer, &progress, improved)?;
+            crate::memory::release_free_memory();
             observe(TrainEvent::Epoch(summary));
             if config.patience.is_some_and(|patience| progress.epochs_without_improvement >= patience) && epoch < config.epochs {
                 stopped_early = true;
