@@ -91,7 +91,11 @@ test('predict takes a path, a Buffer or an array; probabilities sum to 1', async
 
   const batch = await model.predict([discPath, sampleJpeg('stripes'), sampleJpeg('square')], { topK: 1 })
   t.is(batch.length, 3)
-  t.deepEqual(batch[0], [byPath[0]])
+  // In a batch of three the convolutions may block their sums differently than for one
+  // image (oneDNN picks kernels by shape): the same class, probabilities within float rounding.
+  t.is(batch[0].length, 1)
+  t.like(batch[0][0], { index: byPath[0].index, label: byPath[0].label })
+  t.true(Math.abs(batch[0][0].probability - byPath[0].probability) < 1e-6, `${batch[0][0].probability} vs ${byPath[0].probability}`)
   t.deepEqual(batch.map((ranked) => ranked.length), [1, 1, 1])
 })
 
