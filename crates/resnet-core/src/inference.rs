@@ -44,9 +44,7 @@ impl SavedModel {
     /// The evaluation transform of this model, from its `model.json`.
     pub fn evaluation_pipeline(&self) -> Pipeline {
         let normalise = (self.device() == tch::Device::Cpu).then(|| self.meta.preprocess.clone());
-        let mut pipeline = Pipeline::evaluation(self.meta.image_size, self.meta.preprocess.resize, None, normalise);
-        pipeline.channels_last = self.is_channels_last();
-        pipeline
+        Pipeline::evaluation(self.meta.image_size, self.meta.preprocess.resize, None, normalise, self.is_channels_last())
     }
 
     /// Top-k classes for each input, most probable first. A bad input fails the call with

@@ -88,14 +88,14 @@ impl NativeModel {
 
     /// The pooled features before the classifier for each input.
     #[napi(catch_unwind, ts_return_type = "Promise<Float32Array[]>")]
-    pub fn embed(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<EmbedTask> {
-        AsyncTask::new(EmbedTask { model: self.inner.clone(), inputs: image_inputs(inputs) })
+    pub fn embed(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<RowsTask> {
+        AsyncTask::new(RowsTask { model: self.inner.clone(), inputs: image_inputs(inputs), rows: Rows::Embeddings })
     }
 
     /// The raw classifier outputs (before softmax) for each input.
     #[napi(ts_return_type = "Promise<Float32Array[]>")]
-    pub fn logits(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<LogitsTask> {
-        AsyncTask::new(LogitsTask { model: self.inner.clone(), inputs: image_inputs(inputs) })
+    pub fn logits(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<RowsTask> {
+        AsyncTask::new(RowsTask { model: self.inner.clone(), inputs: image_inputs(inputs), rows: Rows::Logits })
     }
 
     /// The exact NCHW float tensor the network sees for the inputs.
@@ -169,37 +169,31 @@ impl Task for LoadTask {
     }
 }
 
-pub struct EmbedTask {
-    model: Shared,
-    inputs: Vec<ImageInput>,
+/// Which per-input rows of floats a `RowsTask` computes.
+#[derive(Clone, Copy)]
+pub enum Rows {
+    /// The pooled features before the classifier.
+    Embeddings,
+    /// The classifier outputs before softmax.
+    Logits,
 }
 
-impl Task for EmbedTask {
+pub struct RowsTask {
+    model: Shared,
+    inputs: Vec<ImageInput>,
+    rows: Rows,
+}
+
+impl Task for RowsTask {
     type Output = Vec<Vec<f32>>;
     type JsValue = Vec<Float32Array>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        let inputs = std::mem::take(&mut self.inputs);
-        with_model(&self.model, move |model| model.embed(&inputs))
-    }
-
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(output.into_iter().map(Float32Array::new).collect())
-    }
-}
-
-pub struct LogitsTask {
-    model: Shared,
-    inputs: Vec<ImageInput>,
-}
-
-impl Task for LogitsTask {
-    type Output = Vec<Vec<f32>>;
-    type JsValue = Vec<Float32Array>;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        let inputs = std::mem::take(&mut self.inputs);
-        with_model(&self.model, move |model| model.logits(&inputs))
+        let (inputs, rows) = (std::mem::take(&mut self.inputs), self.rows);
+        with_model(&self.model, move |model| match rows {
+            Rows::Embeddings => model.embed(&inputs),
+            Rows::Logits => model.logits(&inputs),
+        })
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {

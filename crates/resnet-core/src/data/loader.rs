@@ -73,8 +73,9 @@ impl Pipeline {
         eval_mode: ResizeMode,
         cache: Option<Arc<ImageCache>>,
         normalise: Option<Preprocess>,
+        channels_last: bool,
     ) -> Self {
-        Pipeline { image_size, eval_mode, augment: None, seed: 0, cache, normalise, channels_last: false }
+        Pipeline { image_size, eval_mode, augment: None, seed: 0, cache, normalise, channels_last }
     }
 
     fn random_crop(&self) -> bool {

@@ -153,8 +153,7 @@ impl<'a> Trainer<'a> {
             normalise: normalise.clone(),
             channels_last,
         };
-        let mut validation_pipeline = Pipeline::evaluation(config.image_size, config.preprocess.resize, validation_cache, normalise);
-        validation_pipeline.channels_last = channels_last;
+        let validation_pipeline = Pipeline::evaluation(config.image_size, config.preprocess.resize, validation_cache, normalise, channels_last);
         Ok(Trainer {
             config,
             model,
