@@ -33,9 +33,9 @@ const pythonPath = execFileSync('bash', ['bench/setup-python.sh'], { encoding: '
 const env = { ...process.env, PYTHONPATH: pythonPath, THP_MEM_ALLOC_ENABLE: '1', OMP_NUM_THREADS: String(cores) }
 
 /** Runs a command, echoes its output, and returns its JSON lines and its process tree's peak RSS. */
-async function run(label, command, args) {
+async function run(label, command, args, extraEnv = {}) {
   console.error(`\n[bench] ${label}: ${command} ${args.join(' ')}`)
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(command, args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'] })
   const peak = peakTreeRss(child.pid)
   let out = ''
   child.stdout.on('data', (chunk) => { out += chunk; process.stderr.write(chunk) })
@@ -77,15 +77,18 @@ const steps = {}
 for (let round = 1; round <= size.rounds; round++) {
   for (const arch of ['resnet18', 'resnet34']) {
     const common = ['--arch', arch, '--batch-size', '32', '--image-size', '128', '--steps', String(size.steps), '--warmup', String(size.warmup), '--threads', String(cores)]
-    const sides = (steps[arch] ??= { pytorch: [], contiguous: [], channelsLast: [] })
+    const sides = (steps[arch] ??= { pytorch: [], contiguous: [], channelsLast: [], channelsLastUncached: [] })
     sides.pytorch.push((await run(`round ${round}: PyTorch ${arch} step`, ...python('pytorch_train_step.py', common))).rows[0].imagesPerSecond)
     sides.contiguous.push((await run(`round ${round}: project ${arch} step, contiguous`, 'bash', [...cargoExample('train-step-bench'), ...common, '--layout', 'contiguous'])).rows[0].imagesPerSecond)
     sides.channelsLast.push((await run(`round ${round}: project ${arch} step, channels_last`, 'bash', [...cargoExample('train-step-bench'), ...common, '--layout', 'channels-last'])).rows[0].imagesPerSecond)
+    // Before the caching CPU allocator (docs/NOTES.md, "Host memory"), for the before/after.
+    sides.channelsLastUncached.push((await run(`round ${round}: project ${arch} step, channels_last, no caching allocator`, 'bash', [...cargoExample('train-step-bench'), ...common, '--layout', 'channels-last'], { RESNET_NAPI_CPU_CACHE_MB: '0' })).rows[0].imagesPerSecond)
   }
 }
 for (const [arch, sides] of Object.entries(steps)) {
   row(`training step ${arch}, fp32, batch 32, 128 px: project default (channels_last) vs PyTorch default`, 'img/s', median(sides.channelsLast), median(sides.pytorch), true, 1.15)
   row(`training step ${arch}, fp32, batch 32, 128 px: both contiguous`, 'img/s', median(sides.contiguous), median(sides.pytorch), true, 1.0)
+  row(`training step ${arch}, channels_last, before the caching CPU allocator (RESNET_NAPI_CPU_CACHE_MB=0)`, 'img/s', median(sides.channelsLastUncached), median(sides.pytorch), true, null)
 }
 
 // 2. Data pipeline (its own script and result files).

@@ -1,10 +1,12 @@
 //! Compiles what tch lacks against the headers of the libtorch that torch-sys links:
 //! csrc/precision.cpp (bf16 autocast and cuDNN benchmark switches) and csrc/optimizer.cpp
-//! (libtorch's fused Adam kernels, unsetting gradients). DEP_TCH_LIBTORCH_LIB comes from
+//! (libtorch's fused Adam kernels, unsetting gradients) and csrc/cpu_allocator.cpp (a CPU
+//! allocator that keeps freed large blocks for reuse). DEP_TCH_LIBTORCH_LIB comes from
 //! torch-sys, a direct dependency for that reason.
 fn main() {
     println!("cargo:rerun-if-changed=csrc/precision.cpp");
     println!("cargo:rerun-if-changed=csrc/optimizer.cpp");
+    println!("cargo:rerun-if-changed=csrc/cpu_allocator.cpp");
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     // The same ABI default as torch-sys (the PyPI wheels are built with the C++11 ABI).
@@ -19,6 +21,7 @@ fn main() {
         .std("c++17")
         .file("csrc/precision.cpp")
         .file("csrc/optimizer.cpp")
+        .file("csrc/cpu_allocator.cpp")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={cxx11_abi}"))

@@ -12,6 +12,25 @@
 #include <cstring>
 #include <vector>
 
+namespace {
+
+// Whether a parameter, its gradient and its moments are all 4-D channels_last (and not also
+// contiguous, as a 1x1 kernel can be). The fused kernels walk the standard order, and a
+// channels_last tensor costs them nearly twice as much (18 ms against 10 ms for resnet34's
+// parameters): through the NHWC view, the same memory is contiguous.
+bool all_channels_last(at::Tensor* const (&four)[4]) {
+  for (const at::Tensor* t : four) {
+    if (t->dim() != 4 || t->is_contiguous() || !t->is_contiguous(at::MemoryFormat::ChannelsLast)) return false;
+  }
+  return true;
+}
+
+at::Tensor dense_view(const at::Tensor& t, bool channels_last) {
+  return channels_last ? t.permute({0, 2, 3, 1}) : t;
+}
+
+}  // namespace
+
 extern "C" {
 
 // Updates `count` parameters in place. Each array holds `count` pointers to the tensors tch
@@ -24,10 +43,12 @@ int resnet_fused_adam(at::Tensor* const* params, at::Tensor* const* grads, at::T
   try {
     std::vector<at::Tensor> p, g, m, v, s;
     for (size_t i = 0; i < count; ++i) {
-      p.push_back(*params[i]);
-      g.push_back(*grads[i]);
-      m.push_back(*exp_avgs[i]);
-      v.push_back(*exp_avg_sqs[i]);
+      at::Tensor* four[] = {params[i], grads[i], exp_avgs[i], exp_avg_sqs[i]};
+      bool permute = all_channels_last(four);
+      p.push_back(dense_view(*params[i], permute));
+      g.push_back(dense_view(*grads[i], permute));
+      m.push_back(dense_view(*exp_avgs[i], permute));
+      v.push_back(dense_view(*exp_avg_sqs[i], permute));
       // The kernels read the step from a float tensor beside the parameter.
       s.push_back(at::full({}, steps[i], p.back().options().dtype(at::kFloat)));
     }

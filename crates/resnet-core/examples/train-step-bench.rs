@@ -64,12 +64,14 @@ fn main() -> resnet_core::Result<()> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let images_per_second = (args.steps as i64 * args.batch_size) as f64 / seconds;
+    let cache = resnet_core::memory::cpu_cache_stats();
     println!(
         "{}",
         serde_json::json!({
             "arch": args.arch, "batchSize": args.batch_size, "imageSize": args.image_size,
             "layout": args.layout, "steps": args.steps, "seconds": seconds,
             "imagesPerSecond": images_per_second, "threads": tch::get_num_threads(),
+            "cpuCache": { "cachedBytes": cache.cached_bytes, "hits": cache.hits, "misses": cache.misses },
         })
     );
     Ok(())

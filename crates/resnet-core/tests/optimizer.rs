@@ -3,6 +3,7 @@
 //! on convolution weights only (batch-norm weights and biases in a group without it).
 //! Python side: tests/parity/optimizer_side.py (PYTHONPATH from RESNET_NAPI_TEST_PYTHONPATH).
 use resnet_core::config::ScheduleKind;
+use resnet_core::model::layout::{convert_to_channels_last, is_channels_last};
 use resnet_core::train::optimizer::Optimizer;
 use resnet_core::train::schedule::Schedule;
 use resnet_core::{OptimizerConfig, OptimizerKind};
@@ -116,4 +117,28 @@ fn schedules_follow_their_definitions() {
     assert!((one_cycle.rate(base, 0, 100) - base / 25.0).abs() < 1e-12);
     assert!((one_cycle.rate(base, 29, 100) - base).abs() < 1e-12);
     assert!((one_cycle.rate(base, 99, 100) - base / 25.0 / 1e4).abs() < 1e-12);
+}
+
+/// Adam on channels_last parameters (their NHWC view goes to the fused kernel) takes the same
+/// steps as on standard-layout ones, and leaves the parameters channels_last.
+#[test]
+fn adam_on_channels_last_parameters_matches_the_standard_layout() {
+    let run = |channels_last: bool| {
+        let vs = VarStore::new(Device::Cpu);
+        let weight = (&vs.root() / "conv1").var_copy("weight", &filled(&[8, 3, 3, 3], 0.3));
+        if channels_last {
+            convert_to_channels_last(&vs).unwrap();
+        }
+        let target = filled(&[8, 3, 3, 3], 1.1);
+        let mut optimizer = Optimizer::new(&vs, OptimizerConfig::new(OptimizerKind::Adam)).unwrap();
+        for step in 0..STEPS {
+            optimizer.zero_grad().unwrap();
+            ((&weight - &target).square() * (step as f64 + 1.0)).sum(Kind::Float).backward();
+            optimizer.step(0.05).unwrap();
+        }
+        assert_eq!(is_channels_last(&weight), channels_last);
+        weight.detach().contiguous()
+    };
+    let difference = (run(true) - run(false)).abs().max().double_value(&[]);
+    assert!(difference < 1e-7, "largest difference {difference}");
 }
