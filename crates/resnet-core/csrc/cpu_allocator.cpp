@@ -78,7 +78,7 @@ class CachingCpuAllocator final : public c10::Allocator {
         void* block = newest->first;
         freed_order_.erase(newest);
         cached_bytes_ -= bytes;
-        live_.emplace(block, bytes);
+        live_[block] = bytes;
         ++hits_;
         return block;
       }
@@ -93,7 +93,9 @@ class CachingCpuAllocator final : public c10::Allocator {
       block = c10::alloc_cpu(bytes);
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    live_.emplace(block, bytes);
+    // Assigned, not emplaced: should another deleter ever have freed a block of ours (an
+    // allocator registered after this one), its address may come back with a new size.
+    live_[block] = bytes;
     return block;
   }
 
