@@ -4,10 +4,11 @@
 // libtorch's default CPU allocator hands every block back to glibc, and glibc returns large
 // ones to the kernel (munmap, heap trimming). A training step asks for the same ~1 GB of
 // activations and gradients every time, so each step faulted those pages in and had the
-// kernel zero them again: 194k page faults in 13 resnet34 steps. Here a freed block of at
-// least kCachedFromBytes waits in a per-size free list; the next request of that exact size
-// takes it back. A step's sizes repeat from step to step, so after the first step nearly
-// every large request is a hit.
+// kernel zero them again: 217k page faults in 13 resnet34 steps (batch 32, 128 px), 112k with
+// this allocator, of which about 104k are start-up. Here a freed block of at least
+// kCachedFromBytes waits in a per-size free list; the next request of that exact size takes it
+// back. A step's sizes repeat from step to step, so after the first step nearly every large
+// request is a hit.
 //
 // Memory stays bounded: the cache holds at most limit_bytes (the least recently freed blocks
 // go first), and resnet_cpu_cache_release() empties it (after each epoch, with malloc_trim).

@@ -84,6 +84,8 @@ impl NativeModel {
         self.disposed.store(true, Ordering::Release);
         let mut guard = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         guard.take();
+        // A server that drops a model gets back the blocks its inference left cached.
+        resnet_core::memory::release_free_memory();
     }
 
     /// The pooled features before the classifier for each input.
