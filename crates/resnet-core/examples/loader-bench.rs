@@ -49,6 +49,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var_os("THP_MEM_ALLOC_ENABLE").is_none() {
         std::env::set_var("THP_MEM_ALLOC_ENABLE", "1");
     }
+    // As in training, where the model (and with it the caching CPU allocator, memory.rs)
+    // exists before the first batch is made.
+    resnet_core::memory::use_caching_cpu_allocator();
     let classes = class_names(&args.data)?;
     let samples = Arc::new(scan_split(&args.data, &classes)?.samples);
     let cache_mode = if args.cache == "memory" { CacheMode::Memory(None) } else { CacheMode::Off };

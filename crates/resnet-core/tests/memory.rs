@@ -27,7 +27,7 @@ fn repeated_steps_reuse_cached_blocks_and_release_empties_the_cache() {
     assert!(after_first.misses > 0 && after_first.cached_bytes > 0, "the first step left blocks in the cache: {after_first:?}");
     // The second step still meets sizes the first never freed (gradients computed while the
     // first step's are held); from the third on, a step asks for what the last one freed.
-    step();
+    let _ = step();
     let after_second = cpu_cache_stats();
     let (third_loss, third_grad) = step();
     let after_third = cpu_cache_stats();
