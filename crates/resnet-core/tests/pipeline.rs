@@ -3,19 +3,25 @@
 mod common;
 use resnet_core::config::{Augment, CacheMode, ResizeMode};
 use resnet_core::data::cache::ImageCache;
-use resnet_core::data::folder::{class_names, scan_split, stratified_split};
+use resnet_core::data::folder::{class_names, scan_split, stratified_split, Sample};
 use resnet_core::data::loader::Pipeline;
+use tempfile::TempDir;
 
 fn pipeline(augment: Option<Augment>, cache: CacheMode, len: usize) -> Pipeline {
     Pipeline { image_size: 32, eval_mode: ResizeMode::Crop, augment, seed: 5, cache: ImageCache::new(len, cache), normalise: None, channels_last: false }
 }
 
+/// A folder with one class, "a", of `count` generated images, and its samples.
+fn one_class(count: usize) -> (TempDir, Vec<Sample>) {
+    let root = tempfile::tempdir().unwrap();
+    common::write_class(&root.path().join("a"), 0, count, 1);
+    let samples = scan_split(root.path(), &["a".to_string()]).unwrap().samples;
+    (root, samples)
+}
+
 #[test]
 fn the_cache_changes_nothing_but_speed() {
-    let root = tempfile::tempdir().unwrap();
-    common::write_class(&root.path().join("a"), 0, 6, 1);
-    let classes = class_names(root.path()).unwrap();
-    let samples = scan_split(root.path(), &classes).unwrap().samples;
+    let (_root, samples) = one_class(6);
     for augment in [None, Some(Augment::standard())] {
         let cached = pipeline(augment.clone(), CacheMode::Memory(None), samples.len());
         let uncached = pipeline(augment.clone(), CacheMode::Off, samples.len());
@@ -37,10 +43,7 @@ fn the_cache_changes_nothing_but_speed() {
 fn channels_last_batches_hold_the_same_values() {
     use resnet_core::config::Preprocess;
     use resnet_core::data::loader::load_batch;
-    let root = tempfile::tempdir().unwrap();
-    common::write_class(&root.path().join("a"), 0, 5, 1);
-    let classes = class_names(root.path()).unwrap();
-    let samples = scan_split(root.path(), &classes).unwrap().samples;
+    let (_root, samples) = one_class(5);
     let order: Vec<usize> = (0..samples.len()).collect();
     let batch = |channels_last: bool| {
         let mut pipeline = pipeline(Some(Augment::standard()), CacheMode::Off, samples.len());
@@ -57,9 +60,7 @@ fn channels_last_batches_hold_the_same_values() {
 
 #[test]
 fn a_full_cache_stops_adding() {
-    let root = tempfile::tempdir().unwrap();
-    common::write_class(&root.path().join("a"), 0, 4, 1);
-    let samples = scan_split(root.path(), &["a".to_string()]).unwrap().samples;
+    let (_root, samples) = one_class(4);
     let one_image = 32 * 32 * 3;
     let bounded = pipeline(None, CacheMode::Memory(Some(one_image * 2 + 10)), samples.len());
     for (index, sample) in samples.iter().enumerate() {
