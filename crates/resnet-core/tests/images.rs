@@ -112,6 +112,55 @@ fn broken_and_hostile_files_are_refused_with_a_reason() {
     assert!(decode_bytes(&[0xFF, 0xD8, 0xFF], 0).is_err());
 }
 
+/// An 8-bit run-length BMP with a black palette whose data is only a run of `run` pixels
+/// and the end-of-bitmap code: the decoder fills the rest of the declared size itself.
+fn run_length_bmp(width: i32, height: i32, run: u8) -> Vec<u8> {
+    let palette = [0u8; 256 * 4];
+    let data = [run, 0, 0, 1];
+    let offset = 14 + 40 + palette.len() as u32;
+    let mut bmp = b"BM".to_vec();
+    bmp.extend_from_slice(&(offset + data.len() as u32).to_le_bytes());
+    bmp.extend_from_slice(&[0; 4]);
+    bmp.extend_from_slice(&offset.to_le_bytes());
+    for field in [40, width, height] {
+        bmp.extend_from_slice(&field.to_le_bytes());
+    }
+    bmp.extend_from_slice(&1u16.to_le_bytes()); // planes
+    bmp.extend_from_slice(&8u16.to_le_bytes()); // bits per pixel
+    bmp.extend_from_slice(&1u32.to_le_bytes()); // BI_RLE8
+    for field in [data.len() as u32, 2835, 2835, 256, 0] {
+        bmp.extend_from_slice(&field.to_le_bytes());
+    }
+    bmp.extend_from_slice(&palette);
+    bmp.extend_from_slice(&data);
+    bmp
+}
+
+#[test]
+fn tiny_files_declaring_huge_images_are_refused_before_decoding() {
+    // The same kind of file decodes at an ordinary size: the refusal below is the limit's.
+    let small = decode_bytes(&run_length_bmp(300, 200, 5), 32).unwrap();
+    assert_eq!(small.dimensions(), (300, 200));
+    // 1,080 bytes declaring 324 megapixels (found by fuzzing: it took 1.5 s and 1 GB).
+    let bomb = run_length_bmp(18_000, 18_000, 5);
+    assert!(bomb.len() < 1_100);
+    // (`.err()`: a failing `unwrap_err` would print the gigabyte image it got.)
+    let refused = decode_bytes(&bomb, 32).err().expect("an 18000x18000 BMP must be refused");
+    assert!(refused.contains("18000x18000") && refused.contains("100 megapixel limit"), "{refused}");
+}
+
+#[test]
+fn a_jpeg_over_the_pixel_limit_passes_at_the_reduced_scale_it_is_decoded_at() {
+    // 110 megapixels of grey: refused at full size, decoded at 1/8 scale for a 256 px input.
+    let (width, height) = (11_000u16, 10_000u16);
+    let pixels = vec![128u8; width as usize * height as usize];
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, 50).encode(&pixels, width, height, jpeg_encoder::ColorType::Luma).unwrap();
+    assert_eq!(decode_bytes(&jpeg, 256).unwrap().dimensions(), (1375, 1250));
+    let refused = decode_bytes(&jpeg, 0).err().expect("110 megapixels at full size must be refused");
+    assert!(refused.contains("11000x10000") && refused.contains("110 megapixels"), "{refused}");
+}
+
 #[test]
 fn names_with_spaces_and_non_ascii_letters_are_read() {
     let dir = tempfile::tempdir().unwrap();

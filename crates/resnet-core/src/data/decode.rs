@@ -19,6 +19,12 @@ pub const NOT_AN_IMAGE: &str = "not an image: its leading bytes match no support
 
 /// Largest accepted width or height; a header claiming more is refused before decoding.
 pub const MAX_SIDE: u32 = 20_000;
+/// Most pixels decoded for one image (300 MB as RGB), checked against the header before
+/// any pixel is decoded. A 120-byte run-length BMP may declare 18000x18000 pixels, and
+/// decoding and resizing those took 1.5 s and 1 GB for nothing. Pillow refuses at a similar
+/// size (179 megapixels). A JPEG counts at the reduced scale it is decoded at, so a 200
+/// megapixel photo needed at 256 px still passes.
+pub const MAX_PIXELS: u64 = 100_000_000;
 /// Largest allocation the decoder may make for one image.
 pub const MAX_DECODE_BYTES: u64 = 1 << 30;
 
@@ -69,10 +75,8 @@ fn decode_jpeg_scaled(bytes: &[u8], min_side: u32) -> Result<Option<RgbImage>, S
     let factor = reduction_factor(width, height, min_side);
     let scale = turbojpeg::ScalingFactor::new(1, factor as usize);
     let (out_width, out_height) = (scale.scale(width as usize), scale.scale(height as usize));
+    check_pixels(width, height, out_width as u64 * out_height as u64)?;
     let channels = format.size();
-    if (out_width * out_height * channels) as u64 > MAX_DECODE_BYTES {
-        return Err(format!("refused: {width}x{height} needs more than {MAX_DECODE_BYTES} bytes to decode"));
-    }
     let mut pixels = vec![0u8; out_width * out_height * channels];
     let image = turbojpeg::Image { pixels: &mut pixels[..], width: out_width, pitch: out_width * channels, height: out_height, format };
     let decoded = TURBO.with(|cell| {
@@ -134,9 +138,11 @@ fn decode_any(bytes: &[u8]) -> Result<RgbImage, String> {
         .map_err(|error| format!("cannot read: {error}"))?;
     reader.limits(limits());
     let mut decoder = reader.into_decoder().map_err(describe)?;
+    let (width, height) = decoder.dimensions();
+    check_dimensions(width, height)?;
+    check_pixels(width, height, width as u64 * height as u64)?;
     let orientation = decoder.orientation().map_err(describe)?;
     let image = DynamicImage::from_decoder(decoder).map_err(describe)?;
-    check_dimensions(image.width(), image.height())?;
     Ok(oriented(image.into_rgb8(), orientation))
 }
 
@@ -155,6 +161,19 @@ fn check_dimensions(width: u32, height: u32) -> Result<(), String> {
     }
     if width > MAX_SIDE || height > MAX_SIDE {
         return Err(format!("refused: {width}x{height} is larger than the {MAX_SIDE}x{MAX_SIDE} pixel limit for one image"));
+    }
+    Ok(())
+}
+
+/// Refuses an image of `width` x `height` whose decoding would produce `decoded` pixels
+/// (fewer than width x height where a JPEG is decoded at reduced scale) over `MAX_PIXELS`.
+fn check_pixels(width: u32, height: u32, decoded: u64) -> Result<(), String> {
+    if decoded > MAX_PIXELS {
+        let megapixels = decoded as f64 / 1e6;
+        return Err(format!(
+            "refused: {width}x{height} would decode to {megapixels:.0} megapixels, over the {} megapixel limit for one image",
+            MAX_PIXELS / 1_000_000
+        ));
     }
     Ok(())
 }
