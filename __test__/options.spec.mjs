@@ -1,6 +1,7 @@
 // Invalid input is refused with a stable code and a message that names what was expected,
 // before any native work starts; missing data and aborts are clear errors too.
 import test from 'ava'
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeDataset } from '../scripts/make-dataset.mjs'
@@ -106,4 +107,24 @@ test('predict and loadModel refuse bad input with codes', async (t) => {
   t.true(missing.message.includes(join(dir, 'nothing')))
   await t.throwsAsync(resnet.loadModel(''), { code: 'ERR_INVALID_OPTION' })
   await t.throwsAsync(resnet.loadModel(dir, { device: 'tpu' }), { code: 'ERR_INVALID_OPTION' })
+})
+
+test('a cache limit in RESNET_NAPI_CPU_CACHE_MB that is not a whole number is refused, not ignored', (t) => {
+  // The setting is read once per process, when the first model is made: a fresh process.
+  const dir = temporaryDir(t)
+  makeDataset(join(dir, 'data'), { train: 6, test: 2 })
+  const script = `
+    const resnet = require('./dist/index.js')
+    resnet.train({ data: ${JSON.stringify(join(dir, 'data'))}, output: ${JSON.stringify(join(dir, 'out'))}, epochs: 1, imageSize: 32, device: 'cpu' })
+      .then(() => console.log('trained'), (error) => console.log(JSON.stringify({ code: error.code, message: error.message })))`
+  const child = spawnSync(process.execPath, ['-e', script], {
+    cwd: new URL('..', import.meta.url),
+    env: { ...process.env, RESNET_NAPI_CPU_CACHE_MB: 'lots' },
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+  t.is(child.status, 0, child.stderr)
+  const error = JSON.parse(child.stdout.trim().split('\n').at(-1))
+  t.is(error.code, 'ERR_INVALID_OPTION')
+  t.is(error.message, 'Expected a whole number of MiB (0 turns the caching CPU allocator off) for RESNET_NAPI_CPU_CACHE_MB but received "lots"')
 })

@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // As in training, where the model (and with it the caching CPU allocator, memory.rs)
     // exists before the first batch is made.
-    resnet_core::memory::use_caching_cpu_allocator();
+    resnet_core::memory::use_caching_cpu_allocator()?;
     let classes = class_names(&args.data)?;
     let samples = Arc::new(scan_split(&args.data, &classes)?.samples);
     let cache_mode = if args.cache == "memory" { CacheMode::Memory(None) } else { CacheMode::Off };

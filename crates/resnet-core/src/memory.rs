@@ -15,8 +15,9 @@
 //! 663 MB with it. [`release_free_memory`] after each epoch empties the allocator's cache and
 //! returns the free pages, so RSS tracks what is in use, which is what a long-running server
 //! that trains models needs.
+use crate::error::{Error, Result};
 use std::os::raw::c_int;
-use std::sync::Once;
+use std::sync::OnceLock;
 
 extern "C" {
     fn resnet_use_caching_cpu_allocator(limit_bytes: u64) -> c_int;
@@ -30,11 +31,12 @@ const MIB: u64 = 1 << 20;
 const DEFAULT_LIMIT_CAP: u64 = 8 << 30;
 
 /// Makes the caching allocator libtorch's CPU allocator, once per process. Tensors made
-/// before keep the allocator that made them.
-pub fn use_caching_cpu_allocator() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let limit = cache_limit_bytes(std::env::var(CPU_CACHE_LIMIT_VAR).ok().as_deref(), physical_memory_bytes());
+/// before keep the allocator that made them. A `RESNET_NAPI_CPU_CACHE_MB` that is not a whole
+/// number is refused, at every call, rather than quietly replaced by the default.
+pub fn use_caching_cpu_allocator() -> Result<()> {
+    static INSTALL: OnceLock<Result<(), String>> = OnceLock::new();
+    let outcome = INSTALL.get_or_init(|| {
+        let limit = cache_limit_bytes(std::env::var(CPU_CACHE_LIMIT_VAR).ok().as_deref(), physical_memory_bytes())?;
         if limit > 0 {
             // SAFETY: installs a process-wide allocator object that is never freed; the C side
             // catches every exception. A failure (-1) leaves libtorch's default allocator.
@@ -42,15 +44,22 @@ pub fn use_caching_cpu_allocator() {
                 resnet_use_caching_cpu_allocator(limit);
             }
         }
+        Ok(())
     });
+    outcome.clone().map_err(Error::InvalidOption)
 }
 
 /// The cache limit for the environment variable's value, if set, and the machine's memory.
-fn cache_limit_bytes(setting: Option<&str>, physical: Option<u64>) -> u64 {
-    if let Some(mib) = setting.and_then(|value| value.trim().parse::<u64>().ok()) {
-        return mib.saturating_mul(MIB);
+fn cache_limit_bytes(setting: Option<&str>, physical: Option<u64>) -> Result<u64, String> {
+    match setting {
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(mib) => Ok(mib.saturating_mul(MIB)),
+            Err(_) => Err(format!(
+                "Expected a whole number of MiB (0 turns the caching CPU allocator off) for {CPU_CACHE_LIMIT_VAR} but received {value:?}"
+            )),
+        },
+        None => Ok(physical.map_or(1 << 30, |bytes| (bytes / 4).min(DEFAULT_LIMIT_CAP))),
     }
-    physical.map_or(1 << 30, |bytes| (bytes / 4).min(DEFAULT_LIMIT_CAP))
 }
 
 fn physical_memory_bytes() -> Option<u64> {
@@ -91,11 +100,18 @@ mod tests {
 
     #[test]
     fn the_cache_limit_follows_the_setting_else_a_quarter_of_memory_up_to_8_gib() {
-        assert_eq!(cache_limit_bytes(Some("512"), Some(64 << 30)), 512 * MIB);
-        assert_eq!(cache_limit_bytes(Some("0"), Some(64 << 30)), 0);
-        assert_eq!(cache_limit_bytes(None, Some(16 << 30)), 4 << 30);
-        assert_eq!(cache_limit_bytes(None, Some(64 << 30)), 8 << 30);
-        assert_eq!(cache_limit_bytes(Some("lots"), Some(16 << 30)), 4 << 30);
-        assert_eq!(cache_limit_bytes(None, None), 1 << 30);
+        assert_eq!(cache_limit_bytes(Some("512"), Some(64 << 30)), Ok(512 * MIB));
+        assert_eq!(cache_limit_bytes(Some(" 0 "), Some(64 << 30)), Ok(0));
+        assert_eq!(cache_limit_bytes(None, Some(16 << 30)), Ok(4 << 30));
+        assert_eq!(cache_limit_bytes(None, Some(64 << 30)), Ok(8 << 30));
+        assert_eq!(cache_limit_bytes(None, None), Ok(1 << 30));
+    }
+
+    #[test]
+    fn a_cache_limit_that_is_not_a_whole_number_is_refused_with_the_value_found() {
+        for value in ["lots", "-1", "1.5", ""] {
+            let refused = cache_limit_bytes(Some(value), Some(16 << 30)).unwrap_err();
+            assert!(refused.contains(CPU_CACHE_LIMIT_VAR) && refused.contains(&format!("{value:?}")), "{refused}");
+        }
     }
 }

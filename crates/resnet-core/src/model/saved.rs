@@ -38,7 +38,7 @@ impl SavedModel {
         if classes.is_empty() {
             return Err(Error::InvalidOption("Expected at least one class but received none".into()));
         }
-        crate::memory::use_caching_cpu_allocator();
+        crate::memory::use_caching_cpu_allocator()?;
         let vs = VarStore::new(device);
         let net = ResNet::new(&vs.root(), arch, classes.len() as i64);
         Ok(SavedModel { vs, net, meta: ModelMeta::new(arch, classes, image_size, preprocess, train) })
@@ -68,7 +68,7 @@ impl SavedModel {
         let meta = ModelMeta::read(dir)?;
         let weights_path = dir.join(WEIGHTS_FILE);
         check_classifier_fits(&meta, &weights_path)?;
-        crate::memory::use_caching_cpu_allocator();
+        crate::memory::use_caching_cpu_allocator()?;
         let vs = VarStore::new(device);
         let net = ResNet::new(&vs.root(), meta.arch, meta.classes.len() as i64);
         weights::load_into(&vs, dir, &weights_path)?;
