@@ -108,6 +108,10 @@ fn broken_and_hostile_files_are_refused_with_a_reason() {
     bomb[sof + 7..sof + 9].copy_from_slice(&30000u16.to_be_bytes());
     let refused = decode_bytes(&bomb, 0).unwrap_err();
     assert!(refused.contains("30000x30000") && refused.contains("limit"), "{refused}");
+    // Within the limits, but 8000x8000 pixels (1 million 8x8 blocks) cannot fit in the bytes.
+    bomb[sof + 5..sof + 9].copy_from_slice(&[0x1F, 0x40, 0x1F, 0x40]);
+    let forged = decode_bytes(&bomb, 32).err().expect("a forged 8000x8000 JPEG must be refused");
+    assert!(forged.contains("8000x8000") && forged.contains("truncated or forged"), "{forged}");
     assert!(decode_bytes(b"GIF89a", 0).is_err());
     assert!(decode_bytes(&[0xFF, 0xD8, 0xFF], 0).is_err());
 }
