@@ -20,7 +20,7 @@ pub const NOT_AN_IMAGE: &str = "not an image: its leading bytes match no support
 /// Largest accepted width or height; a header claiming more is refused before decoding.
 pub const MAX_SIDE: u32 = 20_000;
 /// Most pixels decoded for one image (300 MB as RGB), checked against the header before
-/// any pixel is decoded. A 120-byte run-length BMP may declare 18000x18000 pixels, and
+/// any pixel is decoded. A 1 KB run-length BMP may declare 18000x18000 pixels, and
 /// decoding and resizing those took 1.5 s and 1 GB for nothing. Pillow refuses at a similar
 /// size (179 megapixels). A JPEG counts at the reduced scale it is decoded at, so a 200
 /// megapixel photo needed at 256 px still passes.
