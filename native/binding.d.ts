@@ -27,10 +27,13 @@ export declare class NativeModel {
   preprocess(inputs: Array<string | Buffer>): Promise<NativeTensor>
   /** Writes the network as an ONNX graph (opset 17) at `path`. */
   exportOnnx(path: string): Promise<void>
-  /** Top-k predictions for each input (a path or an encoded image buffer). */
-  predict(inputs: Array<string | Buffer>, topK: number): Promise<NativePrediction[][]>
-  /** Metrics on a folder, as JSON text; skipped files are listed in it. */
-  evaluate(dir: string, batchSize: number): Promise<string>
+  /**
+   * Top-k predictions for each input (a path or an encoded image buffer); `tta` averages
+   * each image's and its mirror image's probabilities.
+   */
+  predict(inputs: Array<string | Buffer>, topK: number, tta: boolean): Promise<NativePrediction[][]>
+  /** Metrics on a folder, as JSON text; skipped files are listed in it. `tta` as for predict. */
+  evaluate(dir: string, batchSize: number, tta: boolean): Promise<string>
   save(dir: string): Promise<void>
 }
 
@@ -107,11 +110,11 @@ export interface NativeTrainOptions {
   epochs?: number
   /** @default 64 */
   batchSize?: number
-  /** @default 0.005 */
+  /** @default 0.003 (recipe "notebook": 0.005) */
   learningRate?: number
-  /** "adam" | "adamw" | "sgd". @default "adam" */
+  /** "adam" | "adamw" | "sgd". @default "adamw" (recipe "notebook": "adam") */
   optimizer?: string
-  /** @default 0 (adamw: 0.01) */
+  /** @default 0.05 for the standard recipe's adamw; otherwise PyTorch's default (adam, sgd: 0; adamw: 0.01) */
   weightDecay?: number
   /** Decay batch-norm weights and biases too. @default false */
   decayNormAndBias?: boolean
@@ -119,12 +122,14 @@ export interface NativeTrainOptions {
   momentum?: number
   /** @default false */
   nesterov?: boolean
-  /** "constant" | "cosine" | "onecycle". @default "constant" */
+  /** "constant" | "cosine" | "onecycle". @default "onecycle" (recipe "notebook": "constant") */
   schedule?: string
   /** @default 0 */
   warmupEpochs?: number
-  /** @default 0 */
+  /** @default 0.1 (recipe "notebook": 0) */
   labelSmoothing?: number
+  /** "equal" | "balanced" (loss weights inversely proportional to class counts). @default "equal" */
+  classWeights?: string
   /** Largest global gradient norm. */
   gradientClip?: number
   /** "valLoss" | "valAccuracy". @default "valLoss" */
@@ -142,8 +147,10 @@ export interface NativeTrainOptions {
   /** @default 42 */
   seed?: number
   /**
-   * "standard" (random-resized-crop + flip; resize + centre crop; ImageNet mean/std) or
-   * "notebook" (stretch, no augmentation, mean/std 0.5). @default "standard"
+   * "standard" (AdamW 0.003, weight decay 0.05, one-cycle, label smoothing 0.1;
+   * random-resized-crop + flip; resize + centre crop; ImageNet mean/std; with pretrained
+   * weights one frozen epoch) or "notebook" (Adam 0.005 constant; stretch, no augmentation,
+   * mean/std 0.5). @default "standard"
    */
   recipe?: string
   /** Overrides the recipe's evaluation resize: "stretch" | "crop". */
@@ -164,7 +171,7 @@ export interface NativeTrainOptions {
   workers?: number
   /** A torchvision state_dict as safetensors (or a model directory) to start the body from. */
   pretrained?: string
-  /** With `pretrained`: epochs training only the new head (and batch norm) first. @default 0 */
+  /** With `pretrained`: epochs training only the new head (and batch norm) first. @default 1 (recipe "notebook": 0) */
   freezeEpochs?: number
   /** With `pretrained`: the body's learning rate relative to the head's once unfrozen. @default 0.1 */
   bodyLrFactor?: number

@@ -60,6 +60,7 @@ async function runTrain(flags: Record<string, unknown>): Promise<void> {
     schedule: flags.schedule as TrainOptions['schedule'],
     warmupEpochs: flags.warmupEpochs as number | undefined,
     labelSmoothing: flags.labelSmoothing as number | undefined,
+    classWeights: flags.classWeights as TrainOptions['classWeights'],
     monitor: flags.monitor as TrainOptions['monitor'],
     patience: flags.patience as number | undefined,
     resume: flags.resume as string | undefined,
@@ -116,7 +117,7 @@ async function runTrain(flags: Record<string, unknown>): Promise<void> {
 async function runEvaluate(flags: Record<string, unknown>): Promise<void> {
   const json = Boolean(flags.json)
   try {
-    const result = await evaluate(flags.model as string, flags.data as string, { batchSize: flags.batchSize as number | undefined })
+    const result = await evaluate(flags.model as string, flags.data as string, { batchSize: flags.batchSize as number | undefined, tta: flags.tta === true })
     if (json) return console.log(JSON.stringify(result))
     console.log(`${result.count} images: loss ${result.loss.toFixed(4)}  top-1 ${percent(result.accuracy)}  top-5 ${percent(result.top5)}`)
     console.table(result.perClass.map((c) => ({ class: c.class, precision: c.precision.toFixed(3), recall: c.recall.toFixed(3), f1: c.f1.toFixed(3), support: c.support })))
@@ -134,7 +135,7 @@ async function runPredict(images: string[], flags: Record<string, unknown>): Pro
   const json = Boolean(flags.json)
   try {
     const model = await loadModel(flags.model as string)
-    const results = await model.predict(images, { topK: flags.topK as number | undefined })
+    const results = await model.predict(images, { topK: flags.topK as number | undefined, tta: flags.tta === true })
     if (json) return console.log(JSON.stringify(images.map((image, i) => ({ image, predictions: results[i] }))))
     images.forEach((image, i) => {
       const ranked = results[i].map((p) => `${p.label} ${(p.probability * 100).toFixed(1)}%`).join(', ')
@@ -180,27 +181,28 @@ program
   .description('Train a ResNet on a folder holding train/ and test/ (or val/) class folders.')
   .requiredOption('--data <dir>', 'dataset root holding train/ and test/ (or val/)')
   .option('--arch <name>', 'resnet18 | resnet34 | resnet50 | resnet101 | resnet152 (default resnet34)')
-  .option('--optimizer <name>', 'adam | adamw | sgd (default adam)')
+  .option('--optimizer <name>', 'adamw | adam | sgd (default adamw; recipe notebook: adam)')
   .option('--epochs <n>', 'epochs to train (default 10)', integer)
   .option('--batch-size <n>', 'images per batch (default 64)', integer)
-  .option('--learning-rate <lr>', 'learning rate (default 0.005)', decimal)
+  .option('--learning-rate <lr>', 'peak learning rate (default 0.003; recipe notebook: 0.005)', decimal)
   .option('--image-size <px>', 'side of the square input (default 256)', integer)
   .option('--device <name>', 'auto | cpu | cuda | cuda:N (default auto)')
   .option('--output <dir>', 'directory for the model and history (default runs/<arch>-<time>)')
   .option('--seed <n>', 'random seed (default 42)', integer)
-  .option('--recipe <name>', 'standard (random crop + flip, ImageNet stats) | notebook (default standard)')
+  .option('--recipe <name>', 'standard (AdamW, one-cycle, label smoothing, random crop + flip, ImageNet stats) | notebook (Adam 0.005, stretch, no augmentation) (default standard)')
   .option('--resize <mode>', 'stretch | crop: overrides the recipe')
   .option('--validation-split <fraction>', 'hold out this fraction of each class when --data is one folder of classes', decimal)
   .option('--cache <mode>', 'auto | memory | off: keep decoded images between epochs (default auto)')
-  .option('--weight-decay <n>', 'weight decay (default 0; adamw 0.01)', decimal)
-  .option('--schedule <name>', 'constant | cosine | onecycle (default constant)')
+  .option('--weight-decay <n>', 'weight decay, not on norm and bias (default 0.05 with the standard recipe; adam, sgd 0)', decimal)
+  .option('--schedule <name>', 'constant | cosine | onecycle (default onecycle; recipe notebook: constant)')
   .option('--warmup-epochs <n>', 'linear warm-up epochs (default 0)', decimal)
-  .option('--label-smoothing <n>', 'cross-entropy label smoothing (default 0)', decimal)
+  .option('--label-smoothing <n>', 'cross-entropy label smoothing (default 0.1; recipe notebook: 0)', decimal)
+  .option('--class-weights <mode>', 'equal | balanced: weigh each class inversely to its image count (default equal)')
   .option('--monitor <metric>', 'valLoss | valAccuracy: picks the best epoch (default valLoss)')
   .option('--patience <n>', 'stop after this many epochs without improvement', integer)
   .option('--resume <dir>', "continue a previous run from its last completed epoch")
   .option('--pretrained <file>', 'fine-tune from a torchvision state_dict (.safetensors) or a saved model directory')
-  .option('--freeze-epochs <n>', 'with --pretrained: epochs training only the new head first (default 0)', integer)
+  .option('--freeze-epochs <n>', 'with --pretrained: epochs training only the new head first (default 1; recipe notebook: 0)', integer)
   .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 autocast on CUDA)')
   .option('--json', 'print the result as JSON instead of progress')
   .action((flags) => runTrain(flags))
@@ -211,6 +213,7 @@ program
   .requiredOption('--model <dir>', 'saved model directory')
   .requiredOption('--data <dir>', 'folder to evaluate on')
   .option('--batch-size <n>', 'images per batch (default 64)', integer)
+  .option('--tta', 'test-time augmentation: average each image with its mirror image')
   .option('--json', 'print the result as JSON')
   .action((flags) => runEvaluate(flags))
 
@@ -219,6 +222,7 @@ program
   .description('Print the top classes for each image.')
   .requiredOption('--model <dir>', 'saved model directory')
   .option('--top-k <n>', 'classes to show per image (default 5)', integer)
+  .option('--tta', 'test-time augmentation: average each image with its mirror image')
   .option('--json', 'print the result as JSON')
   .argument('<images...>', 'image files')
   .action((images, flags) => runPredict(images, flags))

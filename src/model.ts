@@ -45,10 +45,11 @@ export class Model {
   predict(input: ImageInput, options?: PredictOptions): Promise<Prediction[]>
   predict(input: ImageInput[], options?: PredictOptions): Promise<Prediction[][]>
   async predict(input: ImageInput | ImageInput[], options: PredictOptions = {}): Promise<Prediction[] | Prediction[][]> {
-    knownKeys('predict options', options, ['topK'])
+    knownKeys('predict options', options, ['topK', 'tta'])
     const topK = integer('topK', options.topK, 1, 1_000_000) ?? 5
+    const tta = boolean('tta', options.tta) ?? false
     const inputs = checkInputs(input)
-    const ranked = await native(this.#native.predict(inputs, topK))
+    const ranked = await native(this.#native.predict(inputs, topK, tta))
     return Array.isArray(input) ? ranked : ranked[0]
   }
 
@@ -98,9 +99,10 @@ export class Model {
    *  folders (or a root holding test/ or val/). */
   async evaluate(data: string, options: EvaluateOptions = {}): Promise<Evaluation> {
     nonEmptyString('data', data)
-    knownKeys('evaluate options', options, ['batchSize'])
+    knownKeys('evaluate options', options, ['batchSize', 'tta'])
     const batchSize = integer('batchSize', options.batchSize, 1, 65_536) ?? 64
-    return JSON.parse(await native(this.#native.evaluate(data, batchSize))) as Evaluation
+    const tta = boolean('tta', options.tta) ?? false
+    return JSON.parse(await native(this.#native.evaluate(data, batchSize, tta))) as Evaluation
   }
 
   /** Writes model.safetensors and model.json into `dir`. */

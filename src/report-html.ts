@@ -33,6 +33,8 @@ export interface ReportContent {
   classes: string[]
   trainImages?: number
   validationImages?: number
+  /** Training images per class, in the order of `classes`. */
+  classCounts?: number[]
   history: EpochSummary[]
   /** [fractional epoch, learning rate] per update, as reported by 'batch' events. */
   learningRates: [number, number][]
@@ -68,6 +70,7 @@ ${PAGE_STYLE}</style>
 <h1>${escapeHtml(title)}</h1>
 <p class="subtitle">${escapeHtml(content.output)} &middot; ${escapeHtml(content.createdAt.toISOString().replace('T', ' ').slice(0, 19))} UTC</p>
 ${renderFacts(content)}
+${renderClassCounts(content)}
 </header>
 ${content.aborted ? `<p class="banner" id="aborted">Training was aborted after ${content.history.length} completed epoch${content.history.length === 1 ? '' : 's'}: this page shows their curves; the validation details are written when a run completes.</p>` : ''}
 <section class="charts">
@@ -82,6 +85,27 @@ ${content.review ? renderValidation(content.review, content) : content.aborted ?
 </body>
 </html>
 `
+}
+
+/** A class this many times larger than another makes a folder imbalanced enough to warn. */
+export const IMBALANCE_RATIO = 10
+
+/** Training images per class, with a warning when the largest class is at least
+ *  IMBALANCE_RATIO times the smallest. */
+function renderClassCounts(content: ReportContent): string {
+  const counts = content.classCounts
+  if (!counts || counts.length !== content.classes.length || counts.length === 0) return ''
+  const largest = Math.max(...counts)
+  const smallest = Math.min(...counts)
+  const imbalanced = largest >= IMBALANCE_RATIO * smallest
+  const rows = content.classes.map((name, index) => `<span>${escapeHtml(name)}: ${counts[index]}</span>`).join(' ')
+  const largestName = content.classes[counts.indexOf(largest)]
+  const smallestName = content.classes[counts.indexOf(smallest)]
+  const warning = imbalanced
+    ? `<p class="banner" id="imbalance">Imbalanced training folder: ${escapeHtml(largestName)} has ${largest} images, ${escapeHtml(smallestName)} ${smallest} ` +
+      `(at least ${IMBALANCE_RATIO}x fewer). Accuracy then favours the large classes; consider classWeights: 'balanced' and read the per-class recall below.</p>`
+    : ''
+  return `<p class="note" id="class-counts">Training images per class: ${rows}</p>${warning}`
 }
 
 function renderFacts(content: ReportContent): string {

@@ -67,6 +67,7 @@ export class ReportRecorder {
       classes,
       trainImages: this.#start?.trainImages,
       validationImages: this.#start?.validationImages,
+      classCounts: this.#start?.classCounts,
       history,
       learningRates: this.#learningRates,
       bestEpoch: null,

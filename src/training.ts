@@ -7,7 +7,8 @@ import { fromNative, resnetError } from './errors'
 import { Model } from './model'
 import { binding } from './native'
 import { ReportRecorder } from './report'
-import { ARCHS, type EpochSummary, type TrainingEvent, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
+import { imagenetWeights } from './weights'
+import { ARCHS, type Arch, type EpochSummary, type TrainingEvent, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
 import * as check from './validate'
 
 export interface TrainResult extends TrainResultSummary {
@@ -19,8 +20,11 @@ const KNOWN_OPTIONS = [
   'device', 'output', 'seed', 'signal', 'recipe', 'resize', 'mean', 'std', 'augment', 'cache',
   'cacheBytes', 'workers', 'cropScale', 'weightDecay', 'decayNormAndBias', 'momentum', 'nesterov', 'schedule',
   'warmupEpochs', 'labelSmoothing', 'gradientClip', 'monitor', 'patience', 'minDelta', 'resume',
-  'pretrained', 'freezeEpochs', 'bodyLrFactor', 'precision', 'channelsLast',
+  'pretrained', 'freezeEpochs', 'bodyLrFactor', 'precision', 'channelsLast', 'classWeights',
 ] as const
+
+/** `pretrained` naming torchvision's ImageNet weights for the arch, fetched by weights.ts. */
+const IMAGENET = 'imagenet'
 
 function defaultOutput(arch: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
@@ -85,12 +89,14 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
     schedule: check.oneOf('schedule', options.schedule, ['constant', 'cosine', 'onecycle'] as const),
     warmupEpochs: check.numberFrom('warmupEpochs', options.warmupEpochs, 0, 100_000),
     labelSmoothing: check.numberFrom('labelSmoothing', options.labelSmoothing, 0, 1),
+    classWeights: check.oneOf('classWeights', options.classWeights, ['equal', 'balanced'] as const),
     gradientClip: check.number('gradientClip', options.gradientClip, 0, Number.MAX_VALUE),
     monitor: check.oneOf('monitor', options.monitor, ['valLoss', 'valAccuracy'] as const),
     patience: check.integer('patience', options.patience, 1, 100_000),
     minDelta: check.numberFrom('minDelta', options.minDelta, 0, Number.MAX_VALUE),
     resume: options.resume === undefined ? undefined : resolvePath(check.nonEmptyString('resume', options.resume)),
-    pretrained: options.pretrained === undefined ? undefined : resolvePath(check.nonEmptyString('pretrained', options.pretrained)),
+    // 'imagenet' is resolved to the downloaded file when the run starts (TrainingRun).
+    pretrained: options.pretrained === undefined || options.pretrained === IMAGENET ? options.pretrained : resolvePath(check.nonEmptyString('pretrained', options.pretrained)),
     freezeEpochs: check.integer('freezeEpochs', options.freezeEpochs, 0, 100_000),
     bodyLrFactor: check.positiveFraction('bodyLrFactor', options.bodyLrFactor),
     precision: check.oneOf('precision', options.precision, ['auto', 'fp32', 'bf16'] as const),
@@ -104,6 +110,8 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
   readonly #result: Promise<TrainResult>
   #native: NativeTraining | undefined
   #report: ReportRecorder
+  /** Stops a download of pretrained weights that runs before training starts. */
+  readonly #beforeStart = new AbortController()
 
   /** @internal Use train(). */
   constructor(options: TrainOptions) {
@@ -145,12 +153,10 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
             reject(fromNative(failure))
           }
         }
-        try {
-          this.#native = binding().startTraining(nativeOptions, (event) => this.#onNativeEvent(event), done)
-        } catch (error) {
+        this.#start(nativeOptions, done).catch((error) => {
           signal?.removeEventListener('abort', onAbort)
           reject(fromNative(error))
-        }
+        })
       })
     }
     this.#result.catch((error: Error) => {
@@ -159,9 +165,21 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
     })
   }
 
-  /** Stops training within one batch; the promise rejects with ERR_ABORTED. */
+  /** Stops training within one batch (or a download of pretrained weights at once); the
+   *  promise rejects with ERR_ABORTED. */
   abort(): void {
+    this.#beforeStart.abort()
     this.#native?.abort()
+  }
+
+  /** Fetches ImageNet weights when asked for, then starts the native training thread. */
+  async #start(nativeOptions: NativeTrainOptions, done: (error: Error | null, result: NativeTrainResult) => void): Promise<void> {
+    if (nativeOptions.pretrained === IMAGENET) {
+      const arch = nativeOptions.arch as Arch
+      nativeOptions.pretrained = await imagenetWeights(arch, (event) => this.#emitSafely('download', event), this.#beforeStart.signal)
+    }
+    if (this.#beforeStart.signal.aborted) throw resnetError('ERR_ABORTED', 'training was aborted before it started')
+    this.#native = binding().startTraining(nativeOptions, (event) => this.#onNativeEvent(event), done)
   }
 
   then<A = TrainResult, B = never>(

@@ -8,6 +8,7 @@ export type Recipe = 'standard' | 'notebook'
 export type CacheMode = 'auto' | 'memory' | 'off'
 export type ScheduleName = 'constant' | 'cosine' | 'onecycle'
 export type MonitorName = 'valLoss' | 'valAccuracy'
+export type ClassWeightsName = 'equal' | 'balanced'
 
 export interface TrainOptions {
   /** A root holding `train/` and `test/` (or `val/`), or the two folders; with
@@ -22,12 +23,15 @@ export interface TrainOptions {
   epochs?: number
   /** @default 64 */
   batchSize?: number
-  /** @default 0.005 */
+  /** Peak learning rate (of the one-cycle schedule by default).
+   *  @default 0.003 (recipe 'notebook': 0.005) */
   learningRate?: number
-  /** Adam (the notebook's), AdamW (decoupled weight decay) or SGD with momentum; PyTorch's
-   *  update rules. @default 'adam' */
+  /** AdamW (decoupled weight decay), Adam (the notebook's) or SGD with momentum; PyTorch's
+   *  update rules. @default 'adamw' (recipe 'notebook': 'adam') */
   optimizer?: OptimizerName
-  /** @default 0 (0.01 for adamw) */
+  /** Not applied to batch-norm weights and biases (see decayNormAndBias).
+   *  @default 0.05 with the standard recipe's adamw; for another optimizer PyTorch's default
+   *  (adam and sgd 0, adamw 0.01) */
   weightDecay?: number
   /** Also decay batch-norm weights and biases. @default false */
   decayNormAndBias?: boolean
@@ -35,13 +39,18 @@ export interface TrainOptions {
   momentum?: number
   /** SGD Nesterov momentum. @default false */
   nesterov?: boolean
-  /** Learning-rate schedule: constant, cosine decay after a linear warm-up, or one-cycle.
-   *  @default 'constant' */
+  /** Learning-rate schedule: constant, cosine decay after a linear warm-up, or one-cycle
+   *  (PyTorch's OneCycleLR: 30% rising from lr/25, then cosine down).
+   *  @default 'onecycle' (recipe 'notebook': 'constant') */
   schedule?: ScheduleName
   /** Epochs of linear warm-up (constant and cosine). @default 0 */
   warmupEpochs?: number
-  /** Cross-entropy label smoothing. @default 0 */
+  /** Cross-entropy label smoothing. @default 0.1 (recipe 'notebook': 0) */
   labelSmoothing?: number
+  /** 'balanced' weighs each class's loss inversely to its number of training images
+   *  (scikit-learn's 'balanced': images / (classes x class images)), for imbalanced folders.
+   *  @default 'equal' */
+  classWeights?: ClassWeightsName
   /** Clip the global gradient norm to this value. */
   gradientClip?: number
   /** The validation metric that picks the best epoch (saved in `<output>/best`).
@@ -54,13 +63,16 @@ export interface TrainOptions {
   /** A previous run's output directory: continue from its last completed epoch (its
    *  weights, optimiser state and schedule position) up to `epochs`. */
   resume?: string
-  /** Fine-tuning: a torchvision `state_dict` saved as safetensors (or a model directory
-   *  saved by this library) whose body starts the network; the classifier is new, sized for
+  /** Fine-tuning: 'imagenet' (torchvision's ImageNet weights for `arch`, downloaded once into
+   *  `$RESNET_NAPI_CACHE/weights/` from the sources in the package's weights-manifest.json or
+   *  the manifest RESNET_NAPI_WEIGHTS_MANIFEST names, sha256-checked; 'download' events show
+   *  progress), or a torchvision `state_dict` saved as safetensors (or a model directory
+   *  saved by this library). Its body starts the network; the classifier is new, sized for
    *  this dataset's classes. Its arch must match `arch`. */
-  pretrained?: string
+  pretrained?: 'imagenet' | (string & {})
   /** With `pretrained`: the first epochs train only the new head (and batch norm), then the
    *  whole network, each phase with its own run of the schedule (fastai's fine_tune).
-   *  Counted within `epochs`. @default 0 */
+   *  Counted within `epochs`. @default 1 with pretrained weights (recipe 'notebook': 0) */
   freezeEpochs?: number
   /** With `pretrained`: the body's learning rate as a fraction of the head's once it
    *  trains. @default 0.1 */
@@ -81,9 +93,11 @@ export interface TrainOptions {
   seed?: number
   /** Stops training within one batch; the last completed epoch stays saved. */
   signal?: AbortSignal
-  /** 'standard': random-resized-crop and flip for training, resize + centre crop for
-   *  evaluation, ImageNet mean/std. 'notebook': stretch, no augmentation, mean/std 0.5.
-   *  @default 'standard' */
+  /** 'standard': AdamW 0.003 with weight decay 0.05, one-cycle, label smoothing 0.1;
+   *  random-resized-crop and flip for training, resize + centre crop for evaluation, ImageNet
+   *  mean/std; with pretrained weights one frozen epoch first. 'notebook': the Kaggle
+   *  notebook's exact settings: Adam 0.005 constant, stretch, no augmentation, mean/std 0.5.
+   *  Options given beside it override its parts. @default 'standard' */
   recipe?: Recipe
   /** Overrides the recipe's evaluation resize. */
   resize?: ResizeMode
@@ -107,6 +121,8 @@ export interface TrainOptions {
 export interface StartEvent {
   device: string
   classes: string[]
+  /** Training images per class, in the order of `classes`. */
+  classCounts: number[]
   trainImages: number
   validationImages: number
 }
@@ -134,6 +150,16 @@ export interface EpochSummary {
   learningRate: number
 }
 
+/** Progress of a download of pretrained weights (`pretrained: 'imagenet'`). */
+export interface DownloadEvent {
+  arch: Arch
+  url: string
+  receivedBytes: number
+  totalBytes: number
+  /** Whether this download continues an interrupted one (HTTP Range). */
+  resumed: boolean
+}
+
 export interface WarningEvent {
   message: string
   path?: string
@@ -141,6 +167,7 @@ export interface WarningEvent {
 
 /** The listener arguments of each event of a TrainingRun (an EventEmitter). */
 export interface TrainingEvents {
+  download: [DownloadEvent]
   start: [StartEvent]
   batch: [BatchEvent]
   epoch: [EpochSummary]
@@ -154,6 +181,7 @@ export interface TrainingEvents {
 /** One training event as a discriminated union on `type`: what a `run.on('event', ...)`
  *  listener receives. Narrow with `switch (event.type)`. */
 export type TrainingEvent =
+  | ({ type: 'download' } & DownloadEvent)
   | ({ type: 'start' } & StartEvent)
   | ({ type: 'batch' } & BatchEvent)
   | ({ type: 'epoch' } & EpochSummary)
@@ -161,7 +189,7 @@ export type TrainingEvent =
   | ({ type: 'end' } & TrainResultSummary)
   | { type: 'error'; error: Error }
 
-/** The `type` of a TrainingEvent: 'start' | 'batch' | 'epoch' | 'warning' | 'end' | 'error'. */
+/** The `type` of a TrainingEvent: 'download' | 'start' | 'batch' | 'epoch' | 'warning' | 'end' | 'error'. */
 export type TrainingEventType = TrainingEvent['type']
 
 export interface TrainResultSummary {
@@ -194,11 +222,16 @@ export interface Tensor {
 export interface PredictOptions {
   /** @default 5 (at most the number of classes) */
   topK?: number
+  /** Test-time augmentation: average the probabilities of the image and its mirror image
+   *  (fastai's `tta`, without its crops). Two forward passes. @default false */
+  tta?: boolean
 }
 
 export interface EvaluateOptions {
   /** @default 64 */
   batchSize?: number
+  /** Test-time augmentation, as for predict. @default false */
+  tta?: boolean
 }
 
 export interface ClassMetrics {

@@ -6,7 +6,7 @@ use clap::Parser;
 use resnet_core::config::{CacheMode, Recipe};
 use resnet_core::data::cache::ImageCache;
 use resnet_core::data::folder::{class_names, scan_split};
-use resnet_core::data::loader::{decoding_pool, BatchLoader, Pipeline};
+use resnet_core::data::loader::{crop_source_side, decoding_pool, BatchLoader, Pipeline};
 use resnet_core::data::transform::batch_tensor;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,12 +57,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cache_mode = if args.cache == "memory" { CacheMode::Memory(None) } else { CacheMode::Off };
     let (augment, preprocess) = Recipe::parse(&args.recipe)?.transforms();
     let random = augment.crop_scale.is_some() || augment.horizontal_flip;
+    let cache = ImageCache::new(samples.len(), cache_mode);
     let pipeline = Arc::new(Pipeline {
         image_size: args.image_size,
         eval_mode: preprocess.resize,
+        crop_source_side: crop_source_side(args.image_size, &augment, cache.as_deref(), samples.len()),
         augment: random.then_some(augment),
         seed: 1,
-        cache: ImageCache::new(samples.len(), cache_mode),
+        cache,
         normalise: (args.output == "float").then(|| preprocess.clone()),
         channels_last: args.layout == "channels-last",
     });

@@ -47,14 +47,16 @@ impl SavedModel {
         Pipeline::evaluation(self.meta.image_size, self.meta.preprocess.resize, None, normalise, self.is_channels_last())
     }
 
-    /// Top-k classes for each input, most probable first. A bad input fails the call with
+    /// Top-k classes for each input, most probable first; with `tta`, from the mean of the
+    /// image's and its mirror image's probabilities. A bad input fails the call with
     /// `ERR_IMAGE_DECODE` naming it.
-    pub fn predict(&self, inputs: &[ImageInput], top_k: usize) -> Result<Vec<Vec<Prediction>>> {
+    pub fn predict(&self, inputs: &[ImageInput], top_k: usize, tta: bool) -> Result<Vec<Vec<Prediction>>> {
         let k = top_k.clamp(1, self.meta.classes.len());
         let mut results = Vec::with_capacity(inputs.len());
         for (chunk_index, chunk) in inputs.chunks(PREDICT_BATCH).enumerate() {
             let pixels = self.decode_inputs(chunk, chunk_index * PREDICT_BATCH)?;
-            let probabilities = self.probabilities(&pixels, chunk.len())?;
+            let input = to_input_tensor(&pixels, chunk.len(), self.meta.image_size, &self.meta.preprocess, self.device())?;
+            let probabilities = self.class_scores(&input, tta)?.f_softmax(1, tch::Kind::Float)?.f_to_device(tch::Device::Cpu)?;
             let (values, indices) = probabilities.f_topk(k as i64, 1, true, true)?;
             let values = Vec::<f64>::try_from(values.f_to_kind(tch::Kind::Double)?.f_flatten(0, -1)?)?;
             let indices = Vec::<i64>::try_from(indices.f_flatten(0, -1)?)?;
@@ -117,11 +119,18 @@ impl SavedModel {
         Ok(rows)
     }
 
-    /// Softmax probabilities `[n, classes]` on the CPU for `n` preprocessed images.
-    fn probabilities(&self, pixels: &[u8], count: usize) -> Result<Tensor> {
-        let input = to_input_tensor(pixels, count, self.meta.image_size, &self.meta.preprocess, self.device())?;
-        let logits = self.run_network(&input, |net, input| net.forward_t(input, false))?;
-        Ok(logits.f_softmax(1, tch::Kind::Float)?.f_to_device(tch::Device::Cpu)?)
+    /// Class scores `[n, classes]` for a prepared batch: the logits, or with test-time
+    /// augmentation (`tta`, fastai's `tta` without its crops) the log of the mean of the image's
+    /// and its mirror image's softmax, which softmax, top-k and cross-entropy read as they read
+    /// logits.
+    fn class_scores(&self, input: &Tensor, tta: bool) -> Result<Tensor> {
+        let logits = self.run_network(input, |net, input| net.forward_t(input, false))?;
+        if !tta {
+            return Ok(logits);
+        }
+        let mirrored = self.run_network(&input.f_flip([3])?, |net, input| net.forward_t(input, false))?;
+        let mean = (logits.f_softmax(1, tch::Kind::Float)? + mirrored.f_softmax(1, tch::Kind::Float)?) / 2.0;
+        Ok(mean.f_log()?)
     }
 
     fn decode_inputs(&self, inputs: &[ImageInput], offset: usize) -> Result<Vec<u8>> {
@@ -149,22 +158,10 @@ impl SavedModel {
         Ok(pixels)
     }
 
-    /// Accumulated metrics over the `order` entries of `samples`, prepared by `pipeline`.
-    /// Images that cannot be decoded are passed to `on_skip` with their index and left out.
-    /// Training's validation and `evaluate` share this path.
-    pub fn evaluate_tally(
-        &self,
-        samples: Arc<Vec<Sample>>,
-        order: Vec<usize>,
-        batch_size: usize,
-        pipeline: Arc<Pipeline>,
-        pool: Arc<rayon::ThreadPool>,
-        on_skip: &mut dyn FnMut(usize, Skipped),
-    ) -> Result<Tally> {
-        self.evaluate_pass(samples, order, batch_size, pipeline, pool, on_skip, None)
-    }
-
-    /// `evaluate_tally`, plus each sample's own outcome (for the training report).
+    /// Accumulated metrics over the `order` entries of `samples`, prepared by `pipeline`, with
+    /// each sample's own outcome (for the training report). Images that cannot be decoded are
+    /// passed to `on_skip` with their index and left out. Training's validation and `evaluate`
+    /// share this path.
     pub fn evaluate_samples(
         &self,
         samples: Arc<Vec<Sample>>,
@@ -175,7 +172,7 @@ impl SavedModel {
         on_skip: &mut dyn FnMut(usize, Skipped),
     ) -> Result<(Tally, Vec<SampleOutcome>)> {
         let mut outcomes = Vec::with_capacity(order.len());
-        let tally = self.evaluate_pass(samples, order, batch_size, pipeline, pool, on_skip, Some(&mut outcomes))?;
+        let tally = self.evaluate_pass(samples, order, batch_size, pipeline, pool, false, on_skip, Some(&mut outcomes))?;
         Ok((tally, outcomes))
     }
 
@@ -187,6 +184,7 @@ impl SavedModel {
         batch_size: usize,
         pipeline: Arc<Pipeline>,
         pool: Arc<rayon::ThreadPool>,
+        tta: bool,
         on_skip: &mut dyn FnMut(usize, Skipped),
         mut outcomes: Option<&mut Vec<SampleOutcome>>,
     ) -> Result<Tally> {
@@ -201,7 +199,7 @@ impl SavedModel {
             }
             let input = batch_tensor(&batch, self.meta.image_size, &self.meta.preprocess, self.device())?;
             let labels = Tensor::f_from_slice(&batch.labels)?.f_to_device(self.device())?;
-            let logits = self.run_network(&input, |net, input| net.forward_t(input, false))?;
+            let logits = self.class_scores(&input, tta)?;
             tally.add(&logits, &labels)?;
             if let Some(outcomes) = outcomes.as_deref_mut() {
                 outcomes.extend(SampleOutcome::of_batch(&logits, &labels, &batch.indices)?);
@@ -211,8 +209,8 @@ impl SavedModel {
     }
 
     /// Loss, accuracy, top-5, per-class metrics and confusion on a folder: a root holding
-    /// `test/` or `val/`, or a folder of class folders.
-    pub fn evaluate_dir(&self, dir: &Path, batch_size: usize, workers: usize, on_skip: &mut dyn FnMut(Skipped)) -> Result<Evaluation> {
+    /// `test/` or `val/`, or a folder of class folders; with `tta`, as `predict` with it.
+    pub fn evaluate_dir(&self, dir: &Path, batch_size: usize, workers: usize, tta: bool, on_skip: &mut dyn FnMut(Skipped)) -> Result<Evaluation> {
         let split_dir = evaluation_folder(dir)?;
         let split = scan_split(&split_dir, &self.meta.classes)?;
         split.skipped.into_iter().for_each(&mut *on_skip);
@@ -222,7 +220,8 @@ impl SavedModel {
         let pipeline = Arc::new(self.evaluation_pipeline());
         let order = (0..split.samples.len()).collect();
         let samples = Arc::new(split.samples);
-        let tally = self.evaluate_tally(samples, order, batch_size, pipeline, decoding_pool(workers)?, &mut |_, skip| on_skip(skip))?;
+        let pool = decoding_pool(workers)?;
+        let tally = self.evaluate_pass(samples, order, batch_size, pipeline, pool, tta, &mut |_, skip| on_skip(skip), None)?;
         Ok(tally.summary(&self.meta.classes))
     }
 }

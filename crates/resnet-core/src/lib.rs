@@ -20,7 +20,7 @@ pub mod precision;
 pub mod train;
 
 pub use config::{
-    Arch, Augment, CacheMode, DataSource, Monitor, OptimizerConfig, OptimizerKind, Precision, Preprocess, Recipe, ResizeMode, ScheduleKind,
+    Arch, Augment, CacheMode, ClassWeights, DataSource, Monitor, OptimizerConfig, OptimizerKind, Precision, Preprocess, Recipe, ResizeMode, ScheduleKind,
     TrainConfig,
 };
 pub use error::{Error, Result};

@@ -15,16 +15,17 @@ pub fn alone() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A quick CPU run on a `write_dataset` folder: resnet18, 32 px, the notebook's transforms.
+/// A quick CPU run on a `write_dataset` folder: resnet18, 32 px, the notebook's recipe (Adam,
+/// constant rate, no augmentation) at lr 0.001.
 pub fn small_config(root: &Path, output: &Path, epochs: usize) -> TrainConfig {
     let mut config = TrainConfig::new(DataSource::from_root(root).unwrap(), output.to_path_buf());
+    Recipe::Notebook.apply(&mut config);
     config.arch = Arch::Resnet18;
     config.epochs = epochs;
     config.batch_size = 12;
     config.learning_rate = 0.001;
     config.image_size = 32;
     config.device = "cpu".into();
-    (config.augment, config.preprocess) = Recipe::Notebook.transforms();
     config
 }
 

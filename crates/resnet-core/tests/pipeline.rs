@@ -8,7 +8,7 @@ use resnet_core::data::loader::Pipeline;
 use tempfile::TempDir;
 
 fn pipeline(augment: Option<Augment>, cache: CacheMode, len: usize) -> Pipeline {
-    Pipeline { image_size: 32, eval_mode: ResizeMode::Crop, augment, seed: 5, cache: ImageCache::new(len, cache), normalise: None, channels_last: false }
+    Pipeline { image_size: 32, eval_mode: ResizeMode::Crop, augment, crop_source_side: 32, seed: 5, cache: ImageCache::new(len, cache), normalise: None, channels_last: false }
 }
 
 /// A folder with one class, "a", of `count` generated images, and its samples.

@@ -31,7 +31,7 @@ fn trains_saves_and_reports() {
 
     let loaded = SavedModel::load(output.path(), tch::Device::Cpu).unwrap();
     assert_eq!(loaded.meta.classes, ["blue", "green", "red"]);
-    let evaluation = loaded.evaluate_dir(root.path(), 16, 0, &mut |_| {}).unwrap();
+    let evaluation = loaded.evaluate_dir(root.path(), 16, 0, false, &mut |_| {}).unwrap();
     assert!((evaluation.accuracy - last.val_accuracy.unwrap()).abs() < 1e-9);
     assert_eq!(evaluation.count, 24);
     assert!(output.path().join("history.json").exists());
@@ -143,7 +143,7 @@ fn early_stopping_keeps_the_best_epoch() {
     assert_eq!(outcome.history.len(), 2);
     assert_eq!(outcome.best_epoch, Some(1));
     let best = SavedModel::load(&output.path().join("best"), tch::Device::Cpu).unwrap();
-    let best_accuracy = best.evaluate_dir(root.path(), 16, 0, &mut |_| {}).unwrap().accuracy;
+    let best_accuracy = best.evaluate_dir(root.path(), 16, 0, false, &mut |_| {}).unwrap().accuracy;
     assert!((best_accuracy - outcome.history[0].val_accuracy.unwrap()).abs() < 1e-9);
 }
 

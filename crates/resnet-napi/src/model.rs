@@ -112,16 +112,17 @@ impl NativeModel {
         AsyncTask::new(ExportOnnxTask { model: self.inner.clone(), path: path.into() })
     }
 
-    /// Top-k predictions for each input (a path or an encoded image buffer).
+    /// Top-k predictions for each input (a path or an encoded image buffer); `tta` averages
+    /// each image's and its mirror image's probabilities.
     #[napi(catch_unwind, ts_return_type = "Promise<NativePrediction[][]>")]
-    pub fn predict(&self, inputs: Vec<Either<String, Buffer>>, top_k: u32) -> AsyncTask<PredictTask> {
-        AsyncTask::new(PredictTask { model: self.inner.clone(), inputs: image_inputs(inputs), top_k: top_k as usize })
+    pub fn predict(&self, inputs: Vec<Either<String, Buffer>>, top_k: u32, tta: bool) -> AsyncTask<PredictTask> {
+        AsyncTask::new(PredictTask { model: self.inner.clone(), inputs: image_inputs(inputs), top_k: top_k as usize, tta })
     }
 
-    /// Metrics on a folder, as JSON text; skipped files are listed in it.
+    /// Metrics on a folder, as JSON text; skipped files are listed in it. `tta` as for predict.
     #[napi(catch_unwind, ts_return_type = "Promise<string>")]
-    pub fn evaluate(&self, dir: String, batch_size: u32) -> AsyncTask<EvaluateTask> {
-        AsyncTask::new(EvaluateTask { model: self.inner.clone(), dir: dir.into(), batch_size: batch_size as usize })
+    pub fn evaluate(&self, dir: String, batch_size: u32, tta: bool) -> AsyncTask<EvaluateTask> {
+        AsyncTask::new(EvaluateTask { model: self.inner.clone(), dir: dir.into(), batch_size: batch_size as usize, tta })
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
@@ -252,6 +253,7 @@ pub struct PredictTask {
     model: Shared,
     inputs: Vec<ImageInput>,
     top_k: usize,
+    tta: bool,
 }
 
 impl Task for PredictTask {
@@ -259,8 +261,8 @@ impl Task for PredictTask {
     type JsValue = Vec<Vec<NativePrediction>>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        let (inputs, top_k) = (std::mem::take(&mut self.inputs), self.top_k);
-        let ranked = with_model(&self.model, move |model| model.predict(&inputs, top_k))?;
+        let (inputs, top_k, tta) = (std::mem::take(&mut self.inputs), self.top_k, self.tta);
+        let ranked = with_model(&self.model, move |model| model.predict(&inputs, top_k, tta))?;
         Ok(ranked
             .into_iter()
             .map(|predictions| {
@@ -281,6 +283,7 @@ pub struct EvaluateTask {
     model: Shared,
     dir: PathBuf,
     batch_size: usize,
+    tta: bool,
 }
 
 impl Task for EvaluateTask {
@@ -288,10 +291,10 @@ impl Task for EvaluateTask {
     type JsValue = String;
 
     fn compute(&mut self) -> Result<String> {
-        let (dir, batch_size) = (self.dir.clone(), self.batch_size);
+        let (dir, batch_size, tta) = (self.dir.clone(), self.batch_size, self.tta);
         let (evaluation, skipped) = with_model(&self.model, move |model| {
             let mut skipped = Vec::new();
-            let evaluation = model.evaluate_dir(&dir, batch_size, 0, &mut |skip| skipped.push(skip))?;
+            let evaluation = model.evaluate_dir(&dir, batch_size, 0, tta, &mut |skip| skipped.push(skip))?;
             Ok((evaluation, skipped))
         })?;
         let skipped: Vec<serde_json::Value> = skipped

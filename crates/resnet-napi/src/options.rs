@@ -3,7 +3,7 @@
 use crate::errors::invalid_option;
 use napi_derive::napi;
 use resnet_core::{
-    Arch, Augment, CacheMode, DataSource, Monitor, OptimizerConfig, OptimizerKind, Precision, Recipe, ResizeMode, ScheduleKind, TrainConfig,
+    Arch, Augment, CacheMode, ClassWeights, DataSource, Monitor, OptimizerKind, Precision, Recipe, ResizeMode, ScheduleKind, TrainConfig,
 };
 use std::path::PathBuf;
 
@@ -24,11 +24,11 @@ pub struct NativeTrainOptions {
     pub epochs: Option<u32>,
     /// @default 64
     pub batch_size: Option<u32>,
-    /// @default 0.005
+    /// @default 0.003 (recipe "notebook": 0.005)
     pub learning_rate: Option<f64>,
-    /// "adam" | "adamw" | "sgd". @default "adam"
+    /// "adam" | "adamw" | "sgd". @default "adamw" (recipe "notebook": "adam")
     pub optimizer: Option<String>,
-    /// @default 0 (adamw: 0.01)
+    /// @default 0.05 for the standard recipe's adamw; otherwise PyTorch's default (adam, sgd: 0; adamw: 0.01)
     pub weight_decay: Option<f64>,
     /// Decay batch-norm weights and biases too. @default false
     pub decay_norm_and_bias: Option<bool>,
@@ -36,12 +36,14 @@ pub struct NativeTrainOptions {
     pub momentum: Option<f64>,
     /// @default false
     pub nesterov: Option<bool>,
-    /// "constant" | "cosine" | "onecycle". @default "constant"
+    /// "constant" | "cosine" | "onecycle". @default "onecycle" (recipe "notebook": "constant")
     pub schedule: Option<String>,
     /// @default 0
     pub warmup_epochs: Option<f64>,
-    /// @default 0
+    /// @default 0.1 (recipe "notebook": 0)
     pub label_smoothing: Option<f64>,
+    /// "equal" | "balanced" (loss weights inversely proportional to class counts). @default "equal"
+    pub class_weights: Option<String>,
     /// Largest global gradient norm.
     pub gradient_clip: Option<f64>,
     /// "valLoss" | "valAccuracy". @default "valLoss"
@@ -58,8 +60,10 @@ pub struct NativeTrainOptions {
     pub device: Option<String>,
     /// @default 42
     pub seed: Option<i64>,
-    /// "standard" (random-resized-crop + flip; resize + centre crop; ImageNet mean/std) or
-    /// "notebook" (stretch, no augmentation, mean/std 0.5). @default "standard"
+    /// "standard" (AdamW 0.003, weight decay 0.05, one-cycle, label smoothing 0.1;
+    /// random-resized-crop + flip; resize + centre crop; ImageNet mean/std; with pretrained
+    /// weights one frozen epoch) or "notebook" (Adam 0.005 constant; stretch, no augmentation,
+    /// mean/std 0.5). @default "standard"
     pub recipe: Option<String>,
     /// Overrides the recipe's evaluation resize: "stretch" | "crop".
     pub resize: Option<String>,
@@ -79,7 +83,7 @@ pub struct NativeTrainOptions {
     pub workers: Option<u32>,
     /// A torchvision state_dict as safetensors (or a model directory) to start the body from.
     pub pretrained: Option<String>,
-    /// With `pretrained`: epochs training only the new head (and batch norm) first. @default 0
+    /// With `pretrained`: epochs training only the new head (and batch norm) first. @default 1 (recipe "notebook": 0)
     pub freeze_epochs: Option<u32>,
     /// With `pretrained`: the body's learning rate relative to the head's once unfrozen. @default 0.1
     pub body_lr_factor: Option<f64>,
@@ -101,21 +105,29 @@ impl TryFrom<NativeTrainOptions> for TrainConfig {
         }
         .map_err(crate::errors::to_napi)?;
         let mut config = TrainConfig::new(data, PathBuf::from(options.output));
+        // The recipe first; every option given overrides what it set.
+        let recipe = options.recipe.as_deref().map_or(Ok(Recipe::Standard), Recipe::parse).map_err(crate::errors::to_napi)?;
+        config.pretrained = options.pretrained.map(PathBuf::from);
+        recipe.apply(&mut config);
         if let Some(arch) = options.arch {
             config.arch = Arch::parse(&arch).map_err(crate::errors::to_napi)?;
         }
-        let kind = options.optimizer.as_deref().map_or(Ok(OptimizerKind::Adam), OptimizerKind::parse).map_err(crate::errors::to_napi)?;
-        let mut optimizer = OptimizerConfig::new(kind);
+        if let Some(kind) = options.optimizer {
+            config.optimizer = recipe.optimizer(OptimizerKind::parse(&kind).map_err(crate::errors::to_napi)?);
+        }
+        let optimizer = &mut config.optimizer;
         optimizer.weight_decay = options.weight_decay.unwrap_or(optimizer.weight_decay);
         optimizer.decay_norm_and_bias = options.decay_norm_and_bias.unwrap_or(optimizer.decay_norm_and_bias);
         optimizer.momentum = options.momentum.unwrap_or(optimizer.momentum);
         optimizer.nesterov = options.nesterov.unwrap_or(optimizer.nesterov);
-        config.optimizer = optimizer;
         if let Some(schedule) = options.schedule {
             config.schedule = ScheduleKind::parse(&schedule).map_err(crate::errors::to_napi)?;
         }
         if let Some(monitor) = options.monitor {
             config.monitor = Monitor::parse(&monitor).map_err(crate::errors::to_napi)?;
+        }
+        if let Some(weights) = options.class_weights {
+            config.class_weights = ClassWeights::parse(&weights).map_err(crate::errors::to_napi)?;
         }
         config.warmup_epochs = options.warmup_epochs.unwrap_or(config.warmup_epochs);
         config.label_smoothing = options.label_smoothing.unwrap_or(config.label_smoothing);
@@ -130,11 +142,10 @@ impl TryFrom<NativeTrainOptions> for TrainConfig {
         config.device = options.device.unwrap_or(config.device);
         config.seed = options.seed.map_or(config.seed, |seed| seed as u64);
         config.workers = options.workers.map_or(config.workers, |n| n as usize);
-        let recipe = options.recipe.as_deref().map_or(Ok(Recipe::Standard), Recipe::parse).map_err(crate::errors::to_napi)?;
-        let (augment, mut preprocess) = recipe.transforms();
-        override_preprocess(&mut preprocess, options.resize, options.mean, options.std)?;
-        config.preprocess = preprocess;
-        config.augment = if options.augment == Some(false) { Augment::none() } else { augment };
+        override_preprocess(&mut config.preprocess, options.resize, options.mean, options.std)?;
+        if options.augment == Some(false) {
+            config.augment = Augment::none();
+        }
         if let Some(scale) = options.crop_scale {
             match scale[..] {
                 [low, high] => config.augment.crop_scale = Some([low as f32, high as f32]),
@@ -142,7 +153,6 @@ impl TryFrom<NativeTrainOptions> for TrainConfig {
             }
         }
         config.cache = cache_mode(options.cache.as_deref(), options.cache_bytes)?;
-        config.pretrained = options.pretrained.map(PathBuf::from);
         config.freeze_epochs = options.freeze_epochs.map_or(config.freeze_epochs, |n| n as usize);
         config.body_lr_factor = options.body_lr_factor.unwrap_or(config.body_lr_factor);
         if let Some(precision) = options.precision {

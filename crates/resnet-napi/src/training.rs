@@ -123,9 +123,15 @@ pub(crate) fn run_on_own_thread(
 
 fn event_to_json(event: TrainEvent) -> serde_json::Value {
     let (kind, mut value) = match event {
-        TrainEvent::Start { device, classes, train_images, validation_images } => (
+        TrainEvent::Start { device, classes, class_counts, train_images, validation_images } => (
             "start",
-            json!({ "device": device, "classes": classes, "trainImages": train_images, "validationImages": validation_images }),
+            json!({
+                "device": device,
+                "classes": classes,
+                "classCounts": class_counts,
+                "trainImages": train_images,
+                "validationImages": validation_images,
+            }),
         ),
         TrainEvent::Batch(progress) => ("batch", serde_json::to_value(progress).unwrap_or_default()),
         TrainEvent::Epoch(summary) => ("epoch", serde_json::to_value(summary).unwrap_or_default()),

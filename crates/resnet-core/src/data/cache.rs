@@ -62,6 +62,11 @@ impl ImageCache {
         }
     }
 
+    /// The most bytes all the caches sharing this one's budget may hold.
+    pub fn limit_bytes(&self) -> u64 {
+        self.budget.limit
+    }
+
     /// Bytes held by all the caches sharing this one's budget.
     pub fn bytes_used(&self) -> u64 {
         self.budget.used.load(Ordering::Relaxed)

@@ -56,6 +56,9 @@ pub struct Pipeline {
     pub eval_mode: ResizeMode,
     /// `None`: the deterministic evaluation transform.
     pub augment: Option<Augment>,
+    /// With random crops: the shorter side of the whole picture they are cut from (see
+    /// `crop_source_side`); unused otherwise.
+    pub crop_source_side: u32,
     /// Seeds the per-sample randomness, so results do not depend on thread scheduling.
     pub seed: u64,
     pub cache: Option<Arc<ImageCache>>,
@@ -75,7 +78,7 @@ impl Pipeline {
         normalise: Option<Preprocess>,
         channels_last: bool,
     ) -> Self {
-        Pipeline { image_size, eval_mode, augment: None, seed: 0, cache, normalise, channels_last }
+        Pipeline { image_size, eval_mode, augment: None, crop_source_side: image_size, seed: 0, cache, normalise, channels_last }
     }
 
     fn random_crop(&self) -> bool {
@@ -83,14 +86,15 @@ impl Pipeline {
     }
 
     /// The decoded form that is cached: the final evaluation input, or for random crops the
-    /// whole picture shrunk to a shorter side of `image_size`.
+    /// whole picture shrunk to a shorter side of `crop_source_side`.
     fn working_image(&self, sample: &Sample, index: usize) -> Result<Arc<RgbImage>, String> {
         if let Some(hit) = self.cache.as_ref().and_then(|cache| cache.get(index)) {
             return Ok(hit);
         }
         let size = self.image_size;
         let working = if self.random_crop() {
-            shrink_to_shorter_side(decode_path(&sample.path, size)?, size)?
+            let side = self.crop_source_side.max(size);
+            shrink_to_shorter_side(decode_path(&sample.path, side)?, side)?
         } else {
             let decoded = decode_path(&sample.path, needed_shorter_side(size, self.eval_mode))?;
             let mut out = vec![0u8; (size as usize).pow(2) * 3];
@@ -130,6 +134,25 @@ impl Pipeline {
         let mut out = vec![0u8; (self.image_size as usize).pow(2) * 3];
         self.load_into(sample, index, epoch, &mut out).map(|()| out)
     }
+}
+
+/// The shorter side of the pictures random crops are cut from: `image_size / sqrt(min_scale)`,
+/// so that even the smallest crop (`min_scale` of the area) keeps about `image_size` source
+/// pixels across and is not enlarged from a blurred copy (torchvision crops the full image).
+/// Lowered, never below `image_size`, where `images` pictures of that size (assumed 4:3)
+/// would not all fit in the cache: decoding every epoch again costs more than the detail.
+pub fn crop_source_side(image_size: u32, augment: &Augment, cache: Option<&ImageCache>, images: usize) -> u32 {
+    let Some([min_scale, _]) = augment.crop_scale else { return image_size };
+    let ideal = (image_size as f64 / (min_scale as f64).sqrt()).ceil();
+    let side = match cache {
+        Some(cache) => {
+            // side x (4/3 side) x 3 bytes per picture.
+            let fitting = (cache.limit_bytes() as f64 / (images.max(1) as f64 * 4.0)).sqrt().floor();
+            ideal.min(fitting)
+        }
+        None => ideal,
+    };
+    (side as u32).max(image_size)
 }
 
 /// Iterates over the batches of `order` (indices into `samples`), preparing them in the

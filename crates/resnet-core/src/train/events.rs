@@ -41,7 +41,8 @@ pub struct Warning {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrainEvent {
     /// The run resolved its data and device and is about to train.
-    Start { device: String, classes: Vec<String>, train_images: usize, validation_images: usize },
+    /// `class_counts[i]` is the number of training images of `classes[i]`.
+    Start { device: String, classes: Vec<String>, class_counts: Vec<usize>, train_images: usize, validation_images: usize },
     Batch(BatchProgress),
     Epoch(EpochSummary),
     Warning(Warning),

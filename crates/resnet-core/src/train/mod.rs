@@ -7,3 +7,4 @@ pub mod optimizer;
 pub mod review;
 pub mod run;
 pub mod schedule;
+pub mod step;

@@ -8,10 +8,11 @@ use super::fine_tune::Phases;
 use super::optimizer::Optimizer;
 use super::review::ValidationReview;
 use super::schedule::Schedule;
-use crate::config::{DataSource, TrainConfig};
+use super::step::{train_step, StepSettings};
+use crate::config::{ClassWeights, DataSource, TrainConfig};
 use crate::data::cache::ImageCache;
 use crate::data::folder::{class_names, scan_split, stratified_split, Sample, Skipped, Split};
-use crate::data::loader::{decoding_pool, BatchLoader, Pipeline};
+use crate::data::loader::{crop_source_side, decoding_pool, BatchLoader, Pipeline};
 use crate::data::transform::batch_tensor;
 use crate::device::{device_name, parse_device};
 use crate::error::{Error, Result};
@@ -20,7 +21,7 @@ use crate::metrics::{SampleOutcome, Tally};
 use crate::model::layout::{channels_last, convert_to_channels_last, convert_to_standard};
 use crate::model::saved::{SavedModel, WEIGHTS_FILE};
 use crate::model::weights;
-use crate::precision::{maybe_autocast, set_cudnn_benchmark};
+use crate::precision::set_cudnn_benchmark;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -29,8 +30,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tch::nn::ModuleT;
-use tch::{Reduction, Tensor};
+use tch::Tensor;
 
 pub const HISTORY_FILE: &str = "history.json";
 /// The best epoch's model, beside the last epoch's in the output directory.
@@ -73,8 +73,8 @@ struct Trainer<'a> {
     skipped: usize,
     /// Batches and weights laid out channels_last.
     channels_last: bool,
-    /// Forward passes under bf16 autocast.
-    bf16: bool,
+    /// What every update shares: the loss's smoothing and class weights, clipping, autocast.
+    step: StepSettings,
     /// The latest validation pass with each sample's outcome, for the report.
     last_validation: Option<(Tally, Vec<SampleOutcome>)>,
 }
@@ -133,9 +133,15 @@ impl<'a> Trainer<'a> {
         if device.is_cuda() {
             set_cudnn_benchmark(true)?;
         }
+        let class_counts = class_counts(&train_split.samples, classes.len());
+        let class_weights = match config.class_weights {
+            ClassWeights::Equal => None,
+            ClassWeights::Balanced => Some(balanced_class_weights(&class_counts)?.f_to_device(device)?),
+        };
         observe(TrainEvent::Start {
             device: device_name(device),
             classes,
+            class_counts,
             train_images: train_split.samples.len(),
             validation_images: validation_split.samples.len(),
         });
@@ -147,6 +153,7 @@ impl<'a> Trainer<'a> {
         let train_pipeline = Pipeline {
             image_size: config.image_size,
             eval_mode: config.preprocess.resize,
+            crop_source_side: crop_source_side(config.image_size, &augment, train_cache.as_deref(), train_split.samples.len()),
             augment: Some(augment),
             seed: config.seed,
             cache: train_cache,
@@ -166,7 +173,13 @@ impl<'a> Trainer<'a> {
             validation_broken: HashSet::new(),
             skipped,
             channels_last,
-            bf16: config.precision.uses_bf16(device),
+            step: StepSettings {
+                label_smoothing: config.label_smoothing,
+                class_weights,
+                gradient_clip: config.gradient_clip,
+                bf16: config.precision.uses_bf16(device),
+                device,
+            },
             last_validation: None,
         })
     }
@@ -302,18 +315,7 @@ impl<'a> Trainer<'a> {
             }
             let labels = Tensor::f_from_slice(&batch.labels)?.f_to_device(device)?;
             learning_rate = rate(optimizer.steps());
-            optimizer.zero_grad()?;
-            // Forward and loss under autocast; backward outside it, as PyTorch prescribes.
-            let (logits, loss) = maybe_autocast(self.bf16, device, || {
-                let logits = self.model.net.forward_t(&input, true);
-                let loss = logits.f_cross_entropy_loss::<Tensor>(&labels, None, Reduction::Mean, -100, self.config.label_smoothing)?;
-                Ok((logits, loss))
-            })?;
-            loss.backward();
-            if let Some(max_norm) = self.config.gradient_clip {
-                optimizer.clip_grad_norm(max_norm)?;
-            }
-            optimizer.step(learning_rate)?;
+            let logits = train_step(&self.model.net, optimizer, &input, &labels, learning_rate, &self.step)?;
             tally.add(&logits, &labels)?;
             observe(TrainEvent::Batch(BatchProgress {
                 epoch,
@@ -367,6 +369,29 @@ fn load_pretrained_body(model: &mut SavedModel, pretrained: &std::path::Path) ->
         },
         other => other,
     })
+}
+
+/// Training images per class.
+fn class_counts(samples: &[Sample], classes: usize) -> Vec<usize> {
+    let mut counts = vec![0; classes];
+    for sample in samples {
+        if let Some(count) = counts.get_mut(sample.label) {
+            *count += 1;
+        }
+    }
+    counts
+}
+
+/// scikit-learn's "balanced" weights: images / (classes * images of the class), so each class
+/// contributes to the loss as if the folder were balanced. A class without training images
+/// gets weight 0 (it has no term to weigh).
+fn balanced_class_weights(counts: &[usize]) -> Result<Tensor> {
+    let total: usize = counts.iter().sum();
+    let weights: Vec<f32> = counts
+        .iter()
+        .map(|&count| if count == 0 { 0.0 } else { total as f32 / (counts.len() * count) as f32 })
+        .collect();
+    Ok(Tensor::f_from_slice(&weights)?)
 }
 
 fn skip_warning(skip: &Skipped) -> TrainEvent {
