@@ -20,20 +20,10 @@ import torchvision.transforms as T
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
+from pytorch_recipe import adamw_groups, evaluate
+
 BATCH, WORKERS, LR, WEIGHT_DECAY, LABEL_SMOOTHING = 64, 2, 0.003, 0.05, 0.1
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-def evaluate(net, loader, loss_fn):
-    net.eval()
-    loss = correct = n = 0
-    with torch.no_grad():
-        for x, y in loader:
-            out = net(x)
-            loss += loss_fn(out, y).item() * len(y)
-            correct += (out.argmax(1) == y).sum().item()
-            n += len(y)
-    return loss / n, correct / n, n
 
 
 def main():
@@ -62,10 +52,7 @@ def main():
     net = torchvision.models.resnet18(num_classes=len(train.classes))
     # Training loss smooths labels; the reported losses are plain cross-entropy, as the project's.
     train_loss_fn, loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING), nn.CrossEntropyLoss()
-    no_decay = {id(p) for m in net.modules() if isinstance(m, nn.BatchNorm2d) for p in m.parameters()}
-    no_decay |= {id(p) for name, p in net.named_parameters() if name.endswith(".bias")}
-    groups = [{"params": [p for p in net.parameters() if id(p) not in no_decay], "weight_decay": WEIGHT_DECAY},
-              {"params": [p for p in net.parameters() if id(p) in no_decay], "weight_decay": 0.0}]
+    groups = adamw_groups(net, WEIGHT_DECAY)
     opt = torch.optim.AdamW(groups, lr=LR, betas=(0.9, 0.999))
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=a.epochs * len(train_dl), pct_start=0.3,
                                                    anneal_strategy="cos", div_factor=25, final_div_factor=1e4,

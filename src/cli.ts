@@ -77,7 +77,18 @@ async function runTrain(flags: Record<string, unknown>): Promise<void> {
   )
   let barEpoch = 0
   if (!json) {
-    run.on('start', (e) => console.log(`Training on ${e.device}: ${e.trainImages} training and ${e.validationImages} validation images, ${e.classes.length} classes`))
+    const download = new SingleBar({ format: 'downloading {arch} weights |{bar}| {percentage}% of {megabytes} MB | ETA {eta_formatted}', hideCursor: true }, Presets.shades_classic)
+    let downloading = false
+    run.on('download', (e) => {
+      if (!downloading) download.start(e.totalBytes, e.receivedBytes, { arch: e.arch, megabytes: (e.totalBytes / 1e6).toFixed(1) })
+      downloading = e.receivedBytes < e.totalBytes
+      download.update(e.receivedBytes)
+      if (!downloading) download.stop()
+    })
+    run.on('start', (e) => {
+      console.log(`Training on ${e.device}: ${e.trainImages} training and ${e.validationImages} validation images, ${e.classes.length} classes`)
+      console.log(`  images per class: ${e.classes.map((name, index) => `${name} ${e.classCounts[index]}`).join(', ')}`)
+    })
     run.on('warning', (e) => {
       if (barEpoch) bar.stop()
       console.warn(`warning: ${e.message}`)
@@ -201,7 +212,7 @@ program
   .option('--monitor <metric>', 'valLoss | valAccuracy: picks the best epoch (default valLoss)')
   .option('--patience <n>', 'stop after this many epochs without improvement', integer)
   .option('--resume <dir>', "continue a previous run from its last completed epoch")
-  .option('--pretrained <file>', 'fine-tune from a torchvision state_dict (.safetensors) or a saved model directory')
+  .option('--pretrained <source>', "fine-tune from 'imagenet' (torchvision's weights, downloaded once), a torchvision state_dict (.safetensors) or a saved model directory")
   .option('--freeze-epochs <n>', 'with --pretrained: epochs training only the new head first (default 1; recipe notebook: 0)', integer)
   .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 autocast on CUDA)')
   .option('--json', 'print the result as JSON instead of progress')

@@ -85,3 +85,33 @@ fn stratified_split_is_seeded_complete_and_per_class() {
     assert_eq!(stratified_split(samples.clone(), 0.2, 9).1, validation);
     assert_ne!(stratified_split(samples, 0.2, 10).1, validation);
 }
+
+/// Random crops are cut from a picture big enough for the smallest crop: imageSize /
+/// sqrt(min crop area) on its shorter side (torchvision crops the full image), shrunk only as
+/// far as the cache needs to hold every picture, and never below imageSize.
+#[test]
+fn random_crops_are_cut_from_a_picture_sized_for_the_smallest_crop() {
+    use resnet_core::data::loader::crop_source_side;
+    let standard = Augment::standard(); // area 0.35-1
+    assert_eq!(crop_source_side(128, &standard, None, 1000), 217); // 128 / sqrt(0.35) = 216.4
+    assert_eq!(crop_source_side(128, &Augment::none(), None, 1000), 128);
+    let roomy = ImageCache::new(1000, CacheMode::Memory(Some(1 << 30))).unwrap();
+    assert_eq!(crop_source_side(128, &standard, Some(&roomy), 1000), 217);
+    // 1000 pictures of 160 x 213 x 3 bytes fit in 102.4 MB; of 217 x 289 x 3 they do not.
+    let tight = ImageCache::new(1000, CacheMode::Memory(Some(160 * 160 * 4 * 1000))).unwrap();
+    assert_eq!(crop_source_side(128, &standard, Some(&tight), 1000), 160);
+    let tiny = ImageCache::new(1000, CacheMode::Memory(Some(1000))).unwrap();
+    assert_eq!(crop_source_side(128, &standard, Some(&tiny), 1000), 128);
+
+    // The cached working picture of a large image keeps that side.
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("a");
+    std::fs::create_dir_all(&dir).unwrap();
+    image::RgbImage::from_fn(600, 400, |x, y| image::Rgb([(x % 7 * 30) as u8, (y % 5 * 40) as u8, 90])).save(dir.join("big.png")).unwrap();
+    let samples = scan_split(root.path(), &["a".to_string()]).unwrap().samples;
+    let mut random = pipeline(Some(standard.clone()), CacheMode::Memory(None), 1);
+    random.crop_source_side = crop_source_side(32, &standard, random.cache.as_deref(), 1);
+    random.load(&samples[0], 0, 1).unwrap();
+    let working = random.cache.as_ref().unwrap().get(0).unwrap();
+    assert_eq!(working.dimensions(), (83, 55)); // 32 / sqrt(0.35) = 54.1, rounded up
+}
