@@ -19,7 +19,7 @@ const invalidCases = [
   [{ data: 'x', optimizer: 'lbfgs' }, 'Expected one of "adam", "adamw", "sgd" for optimizer but received "lbfgs"'],
   [{ data: 'x', mean: [0.5, 0.5] }, 'Expected an array of three finite numbers for mean but received an array of length 2'],
   [{ data: 'x', signal: {} }, 'Expected an AbortSignal for signal but received an object'],
-  [{ data: 'x', epoch: 3 }, 'Expected one of the options data, validationSplit, arch, epochs, batchSize, learningRate, optimizer, imageSize, device, output, seed, signal, recipe, resize, mean, std, augment, cache, cacheBytes, workers, cropScale, weightDecay, decayNormAndBias, momentum, nesterov, schedule, warmupEpochs, labelSmoothing, gradientClip, monitor, patience, minDelta, resume, pretrained, freezeEpochs, bodyLrFactor, precision, channelsLast for train options but received "epoch"'],
+  [{ data: 'x', epoch: 3 }, 'Expected one of the options data, validationSplit, arch, epochs, batchSize, learningRate, optimizer, imageSize, device, output, seed, signal, recipe, resize, mean, std, augment, cache, cacheBytes, workers, cropScale, weightDecay, decayNormAndBias, momentum, nesterov, schedule, warmupEpochs, labelSmoothing, gradientClip, monitor, patience, minDelta, resume, pretrained, freezeEpochs, bodyLrFactor, precision, channelsLast, classWeights for train options but received "epoch"'],
   [{ data: 'x', cropScale: [0.5, 1.2] }, 'Expected [min, max] with 0 < min <= max <= 1 for cropScale but received an array of length 2'],
   [{ data: 'x', schedule: 'step' }, 'Expected one of "constant", "cosine", "onecycle" for schedule but received "step"'],
   [{ data: 'x', labelSmoothing: 1 }, 'Expected a number from 0 to less than 1 for labelSmoothing but received 1'],

@@ -70,7 +70,6 @@ ${PAGE_STYLE}</style>
 <h1>${escapeHtml(title)}</h1>
 <p class="subtitle">${escapeHtml(content.output)} &middot; ${escapeHtml(content.createdAt.toISOString().replace('T', ' ').slice(0, 19))} UTC</p>
 ${renderFacts(content)}
-${renderClassCounts(content)}
 </header>
 ${content.aborted ? `<p class="banner" id="aborted">Training was aborted after ${content.history.length} completed epoch${content.history.length === 1 ? '' : 's'}: this page shows their curves; the validation details are written when a run completes.</p>` : ''}
 <section class="charts">
@@ -78,6 +77,7 @@ ${content.aborted ? `<p class="banner" id="aborted">Training was aborted after $
 <figure><figcaption>Accuracy per epoch</figcaption><div class="chart" data-chart="accuracy"></div></figure>
 <figure><figcaption>Learning rate${content.learningRates.length ? ' per update' : ' per epoch'}</figcaption><div class="chart" data-chart="learningRate"></div></figure>
 </section>
+${renderClassCounts(content)}
 ${content.review ? renderValidation(content.review, content) : content.aborted ? '' : '<p class="note">No validation images: no confusion matrix or image grid.</p>'}
 <script>${scriptSafe(uplotScript)}</script>
 <script type="application/json" id="report-chart-data">${jsonForScript(chartData(content))}</script>

@@ -126,6 +126,11 @@ async function download(entry: ManifestEntry, partial: string, arch: Arch, onPro
   }
   if (!response.ok || !response.body) throw new Error(`HTTP ${response.status} ${response.statusText}`)
   const resumed = response.status === 206 && (response.headers.get('content-range') ?? '').startsWith(`bytes ${from}-`)
+  if (response.status === 206 && !resumed) {
+    // Some other range than the one asked for: start again from the first byte.
+    await rm(partial, { force: true })
+    throw new Error(`the server answered bytes=${from}- with Content-Range ${response.headers.get('content-range')}`)
+  }
   let received = resumed ? from : 0
   const handle = await open(partial, resumed ? 'a' : 'w')
   let lastReport = 0

@@ -6,6 +6,8 @@ import type { TrainingEvent, TrainingEventType, TrainingRun } from '../../index'
 
 export function describe(event: TrainingEvent): string {
   switch (event.type) {
+    case 'download':
+      return `${event.arch}: ${event.receivedBytes} of ${event.totalBytes} bytes from ${event.url}`
     case 'start':
       return `${event.device}: ${event.classes.length} classes, ${event.trainImages} images`
     case 'batch':
@@ -34,7 +36,7 @@ export function imagesPerSecond(event: TrainingEvent): number {
   return 0
 }
 
-export const types: TrainingEventType[] = ['start', 'batch', 'epoch', 'warning', 'end', 'error']
+export const types: TrainingEventType[] = ['download', 'start', 'batch', 'epoch', 'warning', 'end', 'error']
 // @ts-expect-error: not an event type
 export const wrong: TrainingEventType = 'progress'
 

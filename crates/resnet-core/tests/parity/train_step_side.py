@@ -51,7 +51,7 @@ def step(root):
         optimizer.step()
         losses.append(loss.item())
     state = {name: tensor.contiguous() for name, tensor in model.state_dict().items() if not name.endswith("num_batches_tracked")}
-    state["losses"] = torch.tensor(losses)
+    state["losses"] = torch.tensor(losses, dtype=torch.float64)
     save_file(state, f"{root}/torch.safetensors")
 
 
