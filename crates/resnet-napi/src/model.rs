@@ -95,19 +95,19 @@ impl NativeModel {
     }
 
     /// The raw classifier outputs (before softmax) for each input.
-    #[napi(ts_return_type = "Promise<Float32Array[]>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<Float32Array[]>")]
     pub fn logits(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<RowsTask> {
         AsyncTask::new(RowsTask { model: self.inner.clone(), inputs: image_inputs(inputs), rows: Rows::Logits })
     }
 
     /// The exact NCHW float tensor the network sees for the inputs.
-    #[napi(ts_return_type = "Promise<NativeTensor>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeTensor>")]
     pub fn preprocess(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<PreprocessTask> {
         AsyncTask::new(PreprocessTask { model: self.inner.clone(), inputs: image_inputs(inputs) })
     }
 
     /// Writes the network as an ONNX graph (opset 17) at `path`.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn export_onnx(&self, path: String) -> AsyncTask<ExportOnnxTask> {
         AsyncTask::new(ExportOnnxTask { model: self.inner.clone(), path: path.into() })
     }

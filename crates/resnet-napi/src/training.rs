@@ -58,7 +58,7 @@ impl NativeTrainResult {
 
     /// The review's thumbnails (once; later calls return an empty list). An empty buffer
     /// stands for an image that could not be read again.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn take_thumbnails(&mut self) -> Vec<Buffer> {
         std::mem::take(&mut self.thumbnails).into_iter().map(Buffer::from).collect()
     }
