@@ -1,0 +1,127 @@
+// The GPU check's cases (scripts/gpu-check.sh runs it on the GPU machine; `--device cpu` dry-runs
+// it anywhere). Each case runs under its own try/catch and time limit and prints one JSON line
+// { case, ok, seconds, ... } (also appended to OUT/gpu-check.jsonl), so one failure never hides
+// the rest: the CUDA libraries mapped; training by default (bf16 + channels_last + fused Adam on
+// CUDA), with AdamW + one-cycle + clipping, in fp32 + SGD + NCHW, resumed, from pretrained
+// weights with a frozen epoch, resnet50 at 224 px; logits of the same weights on the device and
+// on the CPU; evaluate; predict latency (first and warm); ONNX export from a device model.
+//
+// usage: node scripts/gpu-check.mjs OUT_DIR [--device cuda|cpu]
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { makeDataset, sampleJpeg } from './make-dataset.mjs'
+
+const resnet = createRequire(import.meta.url)('../dist/index.js')
+const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { device: { type: 'string', default: 'cuda' } } })
+const out = positionals[0] ?? tmpdir()
+const device = flags.device
+mkdirSync(out, { recursive: true })
+const work = mkdtempSync(join(tmpdir(), 'gpu-check-'))
+const data = join(work, 'shapes')
+makeDataset(data, { train: 40, test: 12 })
+
+/** Runs one case within `seconds`; a training case receives an AbortSignal that fires then. */
+async function check(name, seconds, body) {
+  const started = performance.now()
+  const controller = new AbortController()
+  let timer
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort()
+      reject(new Error(`over the ${seconds} s limit`))
+    }, seconds * 1000)
+  })
+  let line
+  try {
+    const details = await Promise.race([body(controller.signal), limit])
+    line = { case: name, ok: true, ...details }
+  } catch (error) {
+    line = { case: name, ok: false, code: error?.code, error: String(error?.message ?? error).slice(0, 2000) }
+  } finally {
+    clearTimeout(timer)
+  }
+  line.seconds = Number(((performance.now() - started) / 1000).toFixed(2))
+  console.log(JSON.stringify(line))
+  appendFileSync(join(out, 'gpu-check.jsonl'), `${JSON.stringify(line)}\n`)
+  return line
+}
+
+const base = { data, arch: 'resnet18', imageSize: 64, batchSize: 16, epochs: 2, device }
+const summary = (result) => ({
+  epochs: result.history.map((e) => ({ loss: Number(e.loss.toFixed(4)), valAccuracy: e.valAccuracy, seconds: Number(e.seconds.toFixed(2)) })),
+  device: result.model.device,
+})
+const trained = async (options, signal) => {
+  const result = await resnet.train({ ...base, ...options, signal })
+  const details = summary(result)
+  result.model.dispose()
+  if (!(details.epochs.at(-1).loss < details.epochs[0].loss * 1.5)) throw new Error(`the loss did not settle: ${JSON.stringify(details.epochs)}`)
+  return details
+}
+
+await check('runtime', 60, async () => {
+  const info = resnet.runtimeInfo()
+  const maps = readFileSync('/proc/self/maps', 'utf8')
+  const mapped = [...new Set(maps.split('\n').map((line) => line.split(/\s+/)[5] ?? '').filter((path) => /lib(torch|c10|cudnn|cublas|nccl|cudart)[^/]*\.so/.test(path)))]
+  const cudaMapped = mapped.filter((path) => /torch_cuda|c10_cuda|cudnn|cublas|cudart/.test(path))
+  if (device.startsWith('cuda') && !(info.cudaAvailable && cudaMapped.length)) throw new Error(`CUDA not available: ${JSON.stringify(info)}, mapped ${mapped.join(', ')}`)
+  return { ...info, mapped }
+})
+const defaultOutput = join(work, 'default')
+await check('train-default', 300, (signal) => trained({ output: defaultOutput }, signal))
+await check('train-adamw-onecycle-clip', 300, (signal) => trained({ optimizer: 'adamw', schedule: 'onecycle', gradientClip: 1, output: join(work, 'adamw') }, signal))
+await check('train-fp32-sgd-nchw', 300, (signal) =>
+  trained({ precision: 'fp32', optimizer: 'sgd', learningRate: 0.05, channelsLast: false, output: join(work, 'sgd') }, signal))
+await check('train-resume', 300, async (signal) => {
+  const output = join(work, 'resumed')
+  const first = await resnet.train({ ...base, epochs: 1, output, signal })
+  first.model.dispose()
+  return trained({ epochs: 2, resume: output }, signal)
+})
+await check('train-pretrained-freeze', 300, (signal) => trained({ pretrained: defaultOutput, freezeEpochs: 1, output: join(work, 'tuned') }, signal))
+await check('train-resnet50-224', 420, (signal) =>
+  trained({ arch: 'resnet50', imageSize: 224, batchSize: 32, epochs: 1, output: join(work, 'resnet50') }, signal))
+
+const image = sampleJpeg('disc')
+await check('logits-device-vs-cpu', 120, async () => {
+  const onDevice = await resnet.loadModel(defaultOutput, { device })
+  const onCpu = await resnet.loadModel(defaultOutput, { device: 'cpu' })
+  const [a, b] = [await onDevice.logits(image), await onCpu.logits(image)]
+  const largest = Math.max(...a.map((value, index) => Math.abs(value - b[index])))
+  const where = onDevice.device
+  onDevice.dispose()
+  onCpu.dispose()
+  if (!(largest < 5e-2)) throw new Error(`logits differ by ${largest}`)
+  return { device: where, largestDifference: largest }
+})
+await check('evaluate', 120, async () => {
+  const model = await resnet.loadModel(defaultOutput, { device })
+  const evaluation = await model.evaluate(data)
+  model.dispose()
+  return { accuracy: evaluation.accuracy, loss: evaluation.loss, count: evaluation.count }
+})
+await check('predict-latency', 120, async () => {
+  const model = await resnet.loadModel(defaultOutput, { device })
+  let started = performance.now()
+  await model.predict(image)
+  const firstMs = performance.now() - started
+  const warm = []
+  for (let i = 0; i < 20; i++) {
+    started = performance.now()
+    await model.predict(image)
+    warm.push(performance.now() - started)
+  }
+  model.dispose()
+  warm.sort((x, y) => x - y)
+  return { firstMs: Number(firstMs.toFixed(2)), warmMedianMs: Number(warm[10].toFixed(2)) }
+})
+await check('onnx-export', 120, async () => {
+  const model = await resnet.loadModel(defaultOutput, { device })
+  const file = join(work, 'model.onnx')
+  await model.exportOnnx(file)
+  model.dispose()
+  return { bytes: statSync(file).size }
+})

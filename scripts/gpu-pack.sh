@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds the addon and the facade, then packs what the GPU check needs into .device/gpu (an
+# ignored folder; carry it to the GPU machine): an xz-compressed node binary, dist/, the addon
+# and napi's loader, the runtime node_modules (uplot, cli-progress, commander) and the test
+# image writers (jpeg-js, pngjs), the check's scripts, package.json and the weights manifest.
+# Refuses a bundle over 60 MiB (the device tool carries 64 MiB in all).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/build-native.sh
+npx tsc -p tsconfig.json
+bundle=.device/gpu
+rm -rf "$bundle"
+mkdir -p "$bundle/native" "$bundle/scripts" "$bundle/node_modules"
+xz -6 -T0 -c "$(command -v node)" > "$bundle/node.xz"
+cp -r dist package.json weights-manifest.json "$bundle/"
+cp native/binding.cjs native/*.node "$bundle/native/"
+cp scripts/gpu-check.mjs scripts/make-dataset.mjs "$bundle/scripts/"
+for module in uplot cli-progress commander jpeg-js pngjs; do cp -r "node_modules/$module" "$bundle/node_modules/"; done
+# cli-progress's own dependencies.
+for module in string-width strip-ansi ansi-regex emoji-regex is-fullwidth-code-point; do
+  [[ -d "node_modules/$module" ]] && cp -r "node_modules/$module" "$bundle/node_modules/"
+done
+bytes="$(du -sb "$bundle" | cut -f1)"
+echo "packed $bundle: $((bytes / 1048576)) MiB"
+((bytes < 60 * 1048576)) || { echo "the bundle is over 60 MiB" >&2; exit 1; }
