@@ -9,7 +9,7 @@ use super::optimizer::Optimizer;
 use super::review::ValidationReview;
 use super::schedule::Schedule;
 use super::step::{train_step, StepSettings};
-use crate::config::{ClassWeights, DataSource, TrainConfig};
+use crate::config::{DataSource, TrainConfig};
 use crate::data::cache::ImageCache;
 use crate::data::folder::{class_names, scan_split, stratified_split, Sample, Skipped, Split};
 use crate::data::loader::{crop_source_side, decoding_pool, BatchLoader, Pipeline};
@@ -134,9 +134,9 @@ impl<'a> Trainer<'a> {
             set_cudnn_benchmark(true)?;
         }
         let class_counts = class_counts(&train_split.samples, classes.len());
-        let class_weights = match config.class_weights {
-            ClassWeights::Equal => None,
-            ClassWeights::Balanced => Some(balanced_class_weights(&class_counts)?.f_to_device(device)?),
+        let class_weights = match config.class_weights.weights(&class_counts) {
+            Some(weights) => Some(Tensor::f_from_slice(&weights)?.f_to_device(device)?),
+            None => None,
         };
         observe(TrainEvent::Start {
             device: device_name(device),
@@ -380,18 +380,6 @@ fn class_counts(samples: &[Sample], classes: usize) -> Vec<usize> {
         }
     }
     counts
-}
-
-/// scikit-learn's "balanced" weights: images / (classes * images of the class), so each class
-/// contributes to the loss as if the folder were balanced. A class without training images
-/// gets weight 0 (it has no term to weigh).
-fn balanced_class_weights(counts: &[usize]) -> Result<Tensor> {
-    let total: usize = counts.iter().sum();
-    let weights: Vec<f32> = counts
-        .iter()
-        .map(|&count| if count == 0 { 0.0 } else { total as f32 / (counts.len() * count) as f32 })
-        .collect();
-    Ok(Tensor::f_from_slice(&weights)?)
 }
 
 fn skip_warning(skip: &Skipped) -> TrainEvent {
