@@ -21,8 +21,11 @@ export function chromiumPath() {
   throw new Error('Chromium not found: install Debian\'s chromium package (apt-get install -y chromium) or set CHROMIUM_PATH')
 }
 
-/** The page at `file` rendered at width x height CSS pixels (device scale 1). */
-export async function renderPage(file, { width = 1280, height = 2400 } = {}) {
+/** The page at `file` rendered at width x height CSS pixels (device scale 1). With `until`, the
+ *  DOM is dumped again (three tries in all) until `until(dom)` holds: Chromium's virtual time
+ *  budget does not wait for off-thread image decoding, so a page that signals readiness after
+ *  its images decode was sometimes dumped just before (twice in six runs on a busy 2-core machine). */
+export async function renderPage(file, { width = 1280, height = 2400, until } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'resnet-chromium-'))
   try {
     const flags = [
@@ -32,7 +35,10 @@ export async function renderPage(file, { width = 1280, height = 2400 } = {}) {
     ]
     const url = pathToFileURL(file).href
     const options = { maxBuffer: 64 << 20, timeout: 120_000 }
-    const { stdout: dom } = await run(chromiumPath(), [...flags, '--dump-dom', url], options)
+    let { stdout: dom } = await run(chromiumPath(), [...flags, '--dump-dom', url], options)
+    for (let attempt = 2; until && !until(dom) && attempt <= 3; attempt++) {
+      dom = (await run(chromiumPath(), [...flags, '--dump-dom', url], options)).stdout
+    }
     const screenshot = join(profile, 'screenshot.png')
     await run(chromiumPath(), [...flags, `--screenshot=${screenshot}`, url], options)
     return { dom, png: PNG.sync.read(readFileSync(screenshot)) }

@@ -56,7 +56,8 @@ test('every run writes a self-contained report.html into its output directory', 
 })
 
 test('headless Chromium draws the three charts and the image grid', async (t) => {
-  const { dom, png } = await renderPage(join(output, 'report.html'), { width: 1280, height: 2600 })
+  const ready = (page) => attributesOf(page, 'body')['data-report-ready'] === 'true'
+  const { dom, png } = await renderPage(join(output, 'report.html'), { width: 1280, height: 2600, until: ready })
   const body = attributesOf(dom, 'body')
   t.is(body['data-report-ready'], 'true')
   t.is(body['data-charts-expected'], '3')
