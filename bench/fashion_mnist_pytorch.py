@@ -15,7 +15,7 @@ import torchvision.transforms as T
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
-from pytorch_recipe import adamw_groups, evaluate
+from pytorch_recipe import adamw_groups, evaluate, train_epoch
 
 SIZE, BATCH, SEED, WORKERS = 32, 128, 1, 2
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics, as the recipe
@@ -62,21 +62,10 @@ def main():
     started = time.perf_counter()
     for epoch in range(1, a.epochs + 1):
         t0 = time.perf_counter()
-        net.train()
-        loss_sum = correct = n = 0
-        for x, y in train_dl:
-            out = net(x)
-            loss = train_loss_fn(out, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            schedule.step()
-            loss_sum += loss.item() * len(y)
-            correct += (out.argmax(1) == y).sum().item()
-            n += len(y)
+        train_loss, train_acc = train_epoch(net, train_dl, opt, schedule, train_loss_fn, train_loss_fn)
         val_loss, val_acc, _ = evaluate(net, test_dl, loss_fn)
-        print(json.dumps({"kind": "pytorch-epoch", "accuracy": correct / n, "epoch": epoch, "epochs": a.epochs,
-                          "learningRate": a.lr, "loss": loss_sum / n, "seconds": time.perf_counter() - t0,
+        print(json.dumps({"kind": "pytorch-epoch", "accuracy": train_acc, "epoch": epoch, "epochs": a.epochs,
+                          "learningRate": a.lr, "loss": train_loss, "seconds": time.perf_counter() - t0,
                           "valAccuracy": val_acc, "valLoss": val_loss}), flush=True)
     train_seconds = time.perf_counter() - started
 

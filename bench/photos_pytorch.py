@@ -20,7 +20,7 @@ import torchvision.transforms as T
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
-from pytorch_recipe import adamw_groups, evaluate
+from pytorch_recipe import adamw_groups, evaluate, train_epoch
 
 BATCH, WORKERS, LR, WEIGHT_DECAY, LABEL_SMOOTHING = 64, 2, 0.003, 0.05, 0.1
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -60,22 +60,11 @@ def main():
     started = time.perf_counter()
     for epoch in range(1, a.epochs + 1):
         t0 = time.perf_counter()
-        net.train()
-        loss_sum = correct = n = 0
-        for x, y in train_dl:
-            out = net(x)
-            loss = train_loss_fn(out, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            schedule.step()
-            with torch.no_grad():
-                loss_sum += loss_fn(out, y).item() * len(y)
-            correct += (out.argmax(1) == y).sum().item()
-            n += len(y)
+        # The reported training loss is plain cross-entropy, as the project's.
+        train_loss, train_acc = train_epoch(net, train_dl, opt, schedule, train_loss_fn, loss_fn)
         val_loss, val_acc, count = evaluate(net, val_dl, loss_fn)
-        print(json.dumps({"kind": "epoch", "side": "pytorch", "seed": a.seed, "epoch": epoch, "loss": loss_sum / n,
-                          "accuracy": correct / n, "valLoss": val_loss, "valAccuracy": val_acc,
+        print(json.dumps({"kind": "epoch", "side": "pytorch", "seed": a.seed, "epoch": epoch, "loss": train_loss,
+                          "accuracy": train_acc, "valLoss": val_loss, "valAccuracy": val_acc,
                           "seconds": time.perf_counter() - t0}), flush=True)
     print(json.dumps({"kind": "final", "side": "pytorch", "seed": a.seed, "valAccuracy": val_acc, "valLoss": val_loss,
                       "valCount": count, "trainSeconds": round(time.perf_counter() - started, 1),

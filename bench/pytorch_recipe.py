@@ -1,5 +1,6 @@
 """What the PyTorch sides of the accuracy benchmarks (bench/photos_pytorch.py,
-bench/fashion_mnist_pytorch.py) share: the project's optimiser groups and the evaluation pass."""
+bench/fashion_mnist_pytorch.py) share: the project's optimiser groups, the training epoch and
+the evaluation pass."""
 import torch, torch.nn as nn
 
 
@@ -23,3 +24,23 @@ def evaluate(net, loader, loss_fn):
             correct += (out.argmax(1) == y).sum().item()
             n += len(y)
     return loss / n, correct / n, n
+
+
+def train_epoch(net, loader, opt, schedule, train_loss_fn, report_loss_fn):
+    """One epoch of updates (the schedule stepped per batch); returns the mean of
+    `report_loss_fn` over the batches' outputs and the training accuracy."""
+    net.train()
+    loss_sum = correct = n = 0
+    for x, y in loader:
+        out = net(x)
+        loss = train_loss_fn(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        schedule.step()
+        with torch.no_grad():
+            reported = loss if report_loss_fn is train_loss_fn else report_loss_fn(out, y)
+        loss_sum += reported.item() * len(y)
+        correct += (out.argmax(1) == y).sum().item()
+        n += len(y)
+    return loss_sum / n, correct / n
