@@ -2,13 +2,14 @@
 // calls it, with the notebook's transforms. Prints one JSON line per epoch: training images
 // per second (from the epoch's last batch event: the training loop alone, as PyTorch's side
 // times it, without the validation pass) and the process's RSS after the epoch.
-// usage: node bench/project_epoch.mjs <train dir> <val dir> <epochs> <imageSize> <batchSize> [arch]
+// usage: node bench/project_epoch.mjs <train dir> <val dir> <epochs> <imageSize> <batchSize> [arch] [device]
+// (on CUDA the precision is the default, 'auto': bf16 autocast with channels_last)
 import { train } from '../dist/index.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-const [trainDir, valDir, epochs, imageSize, batchSize, arch = 'resnet18'] = process.argv.slice(2)
+const [trainDir, valDir, epochs, imageSize, batchSize, arch = 'resnet18', device = 'cpu'] = process.argv.slice(2)
 const output = mkdtempSync(join(tmpdir(), 'resnet-bench-'))
 try {
   const run = train({
@@ -18,7 +19,7 @@ try {
     imageSize: Number(imageSize),
     batchSize: Number(batchSize),
     recipe: 'notebook',
-    device: 'cpu',
+    device,
     output,
   })
   let lastBatch

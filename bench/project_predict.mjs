@@ -2,19 +2,19 @@
 // one epoch on a tiny folder, so that it is a real saved model), then batch-1 latency of
 // model.predict(path) over single files (median) and throughput of predict() on arrays of
 // `batchSize` paths. Prints JSON lines.
-// usage: node bench/project_predict.mjs <tiny train dir> <latency list> <batch list> <arch> <imageSize> <batchSize>
+// usage: node bench/project_predict.mjs <tiny train dir> <latency list> <batch list> <arch> <imageSize> <batchSize> [device]
 import { train } from '../dist/index.js'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-const [tinyDir, latencyList, batchList, arch, imageSize, batchSize] = process.argv.slice(2)
+const [tinyDir, latencyList, batchList, arch, imageSize, batchSize, device = 'cpu'] = process.argv.slice(2)
 const lines = (file) => readFileSync(file, 'utf8').split('\n').filter(Boolean)
 const output = mkdtempSync(join(tmpdir(), 'resnet-bench-'))
 try {
   const { model } = await train({
     data: { train: tinyDir, test: tinyDir }, arch, epochs: 1, imageSize: Number(imageSize), batchSize: 4,
-    recipe: 'notebook', device: 'cpu', output,
+    recipe: 'notebook', device, output,
   })
   const single = lines(latencyList)
   for (let i = 0; i < 3; i++) await model.predict(single[i % single.length])

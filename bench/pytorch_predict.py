@@ -24,9 +24,11 @@ def main():
     ap.add_argument("--batch-files", required=True, help="a text file listing JPEGs for the batch run")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     torch.set_num_threads(a.workers)
-    model = getattr(torchvision.models, a.arch)(num_classes=a.classes).eval()
+    device = torch.device(a.device)
+    model = getattr(torchvision.models, a.arch)(num_classes=a.classes).eval().to(device)
     single = open(a.latency_files).read().split("\n")
     single = [p for p in single if p]
     one = SeedDataset(single, [0] * len(single), a.image_size)
@@ -34,7 +36,7 @@ def main():
     def predict_one(i):
         x, _ = one[i]
         with torch.inference_mode():
-            return torch.softmax(model(x[None]), 1).topk(min(5, a.classes))
+            return torch.softmax(model(x[None].to(device)), 1).topk(min(5, a.classes))[0].cpu()
 
     for i in range(3):  # warm-up
         predict_one(i % len(single))
@@ -53,7 +55,7 @@ def main():
     t0, n = time.perf_counter(), 0
     with torch.inference_mode():
         for x, _ in dl:
-            torch.softmax(model(x), 1).topk(min(5, a.classes))
+            torch.softmax(model(x.to(device)), 1).topk(min(5, a.classes))[0].cpu()
             n += x.shape[0]
     s = time.perf_counter() - t0
     print(json.dumps({"kind": "pytorch_batch", "images": n, "seconds": s, "imagesPerSecond": n / s}), flush=True)

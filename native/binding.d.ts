@@ -76,9 +76,10 @@ export declare function internalInjectTrainingThreadPanic(onDone: (error: Error 
 
 /**
  * Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N"), its weights laid
- * out channels_last for inference when `channels_last`.
+ * out channels_last for inference when `channels_last`, computing in `precision` ("auto",
+ * "fp32", "bf16").
  */
-export declare function loadModel(dir: string, device: string, channelsLast: boolean): Promise<NativeModel>
+export declare function loadModel(dir: string, device: string, channelsLast: boolean, precision: string): Promise<NativeModel>
 
 export interface NativePrediction {
   label: string

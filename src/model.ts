@@ -4,7 +4,7 @@ import type { NativeModel } from '../native/binding'
 import { native } from './errors'
 import { binding } from './native'
 import type { Arch, Augmentation, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess, Tensor } from './types'
-import { boolean, device, integer, invalid, nonEmptyString, knownKeys } from './validate'
+import { boolean, device, integer, invalid, nonEmptyString, knownKeys, oneOf } from './validate'
 
 interface ModelJson {
   format: string
@@ -125,10 +125,11 @@ function checkInputs(input: ImageInput | ImageInput[]): ImageInput[] {
 
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
   nonEmptyString('dir', dir)
-  knownKeys('loadModel options', options, ['device', 'channelsLast'])
+  knownKeys('loadModel options', options, ['device', 'channelsLast', 'precision'])
   const chosen = device(options.device) ?? 'auto'
   const channelsLast = boolean('channelsLast', options.channelsLast) ?? true
-  return new Model(await native(binding().loadModel(dir, chosen, channelsLast)))
+  const precision = oneOf('precision', options.precision, ['auto', 'fp32', 'bf16'] as const) ?? 'auto'
+  return new Model(await native(binding().loadModel(dir, chosen, channelsLast, precision)))
 }
 
 /** A Model, or the directory of a saved one. */

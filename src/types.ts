@@ -78,7 +78,8 @@ export interface TrainOptions {
    *  trains. @default 0.1 */
   bodyLrFactor?: number
   /** 'auto': bf16 autocast on CUDA, float32 on the CPU. 'bf16' forces autocast (convolutions
-   *  in bfloat16, loss and weights in float32). @default 'auto' */
+   *  in bfloat16, loss and weights in float32). The returned model's inference computes
+   *  alike (see LoadOptions.precision). @default 'auto' */
   precision?: 'auto' | 'fp32' | 'bf16'
   /** Channels-last memory layout for activations and convolution weights (faster with
    *  oneDNN and cuDNN), in training and in the returned model's inference. @default true */
@@ -275,4 +276,8 @@ export interface LoadOptions {
    *  and GPU; the logits equal torchvision's in that layout. Files are written in the
    *  standard order either way. @default true */
   channelsLast?: boolean
+  /** How predict, evaluate, embed and logits compute: 'auto' runs bf16 autocast on CUDA
+   *  (convolutions in bfloat16, softmax and outputs in float32) and float32 on the CPU;
+   *  'fp32' keeps float32 everywhere. @default 'auto' */
+  precision?: 'auto' | 'fp32' | 'bf16'
 }

@@ -1,8 +1,8 @@
 //! Compiles what tch lacks against the headers of the libtorch that torch-sys links:
 //! csrc/precision.cpp (bf16 autocast and cuDNN benchmark switches) and csrc/optimizer.cpp
 //! (libtorch's fused Adam kernels, unsetting gradients) and csrc/cpu_allocator.cpp (a CPU
-//! allocator that keeps freed large blocks for reuse). DEP_TCH_LIBTORCH_LIB comes from
-//! torch-sys, a direct dependency for that reason.
+//! allocator that keeps freed large blocks for reuse), and links the examples with
+//! libtorch_cuda. DEP_TCH_LIBTORCH_LIB comes from torch-sys, a direct dependency for that reason.
 fn main() {
     println!("cargo:rerun-if-changed=csrc/precision.cpp");
     println!("cargo:rerun-if-changed=csrc/optimizer.cpp");
@@ -27,4 +27,10 @@ fn main() {
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={cxx11_abi}"))
         .warnings(false)
         .compile("resnet_csrc");
+    // The benchmark examples run on GPU machines too: rustc's --as-needed would drop
+    // libtorch_cuda (nothing references it directly) and CUDA would read as unavailable.
+    if lib.join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg-examples=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg-examples=-ltorch_cuda");
+    }
 }

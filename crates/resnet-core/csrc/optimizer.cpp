@@ -4,7 +4,9 @@
 //   `torch.optim.Adam(fused=True)` calls): one call updates a group of parameters in one pass
 //   over each, where the rule written with tensor operations makes several temporaries per
 //   parameter. CPU and CUDA, contiguous or channels_last parameters;
-// - `zero_grad(set_to_none=True)`.
+// - `zero_grad(set_to_none=True)`;
+// - `clip_grad_norm_` as torch.nn.utils runs it (foreach): the scale stays on the device, so
+//   the host never waits for the norm.
 // Every entry point is noexcept: a C++ exception is reported as -1, never unwound into Rust.
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -27,6 +29,13 @@ bool all_channels_last(at::Tensor* const (&four)[4]) {
 
 at::Tensor dense_view(const at::Tensor& t, bool channels_last) {
   return channels_last ? t.permute({0, 2, 3, 1}) : t;
+}
+
+void report(const std::exception& e, char* error, size_t error_len) {
+  if (error_len > 0) {
+    std::strncpy(error, e.what(), error_len - 1);
+    error[error_len - 1] = '\0';
+  }
 }
 
 }  // namespace
@@ -60,10 +69,29 @@ int resnet_fused_adam(at::Tensor* const* params, at::Tensor* const* grads, at::T
     }
     return 0;
   } catch (const std::exception& e) {
-    if (error_len > 0) {
-      std::strncpy(error, e.what(), error_len - 1);
-      error[error_len - 1] = '\0';
-    }
+    report(e, error, error_len);
+    return -1;
+  } catch (...) {
+    return -1;
+  }
+}
+
+// Scales `count` gradients (all on one device, of one dtype) by min(1, max_norm / (norm +
+// 1e-6)), where norm is their joint L2 norm: one norm per gradient in one fused kernel, the
+// norm of those, one fused multiply. The same arithmetic as torch.nn.utils.clip_grad_norm_.
+int resnet_clip_grad_norm(at::Tensor* const* grads, size_t count, double max_norm, char* error,
+                          size_t error_len) noexcept {
+  try {
+    if (count == 0) return 0;
+    std::vector<at::Tensor> g;
+    for (size_t i = 0; i < count; ++i) g.push_back(*grads[i]);
+    c10::AutoGradMode no_grad(false);
+    at::Tensor total = at::linalg_vector_norm(at::stack(at::_foreach_norm(g, 2)), 2);
+    at::Tensor scale = at::clamp_max(max_norm / (total + 1e-6), 1.0);
+    at::_foreach_mul_(g, scale);
+    return 0;
+  } catch (const std::exception& e) {
+    report(e, error, error_len);
     return -1;
   } catch (...) {
     return -1;

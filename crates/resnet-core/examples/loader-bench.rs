@@ -6,8 +6,8 @@ use clap::Parser;
 use resnet_core::config::{CacheMode, Recipe};
 use resnet_core::data::cache::ImageCache;
 use resnet_core::data::folder::{class_names, scan_split};
-use resnet_core::data::loader::{crop_source_side, decoding_pool, BatchLoader, Pipeline};
-use resnet_core::data::transform::batch_tensor;
+use resnet_core::data::loader::{crop_source_side, decoding_pool, BatchForm, BatchLoader, Pipeline};
+use resnet_core::data::device_input::DeviceInput;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,9 +65,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         augment: random.then_some(augment),
         seed: 1,
         cache,
-        normalise: (args.output == "float").then(|| preprocess.clone()),
-        channels_last: args.layout == "channels-last",
+        output: match args.output.as_str() {
+            "float" => BatchForm::Normalised { preprocess: preprocess.clone(), channels_last: args.layout == "channels-last" },
+            _ => BatchForm::Pixels,
+        },
     });
+    let device_input = DeviceInput::new(&preprocess, args.image_size, tch::Device::Cpu, args.layout == "channels-last")?;
     let pool = decoding_pool(args.workers)?;
     for epoch in 1..=args.epochs {
         let started = Instant::now();
@@ -75,7 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let order: Vec<usize> = (0..samples.len()).collect();
         for batch in BatchLoader::start(samples.clone(), order, args.batch_size, pipeline.clone(), epoch, pool.clone()) {
             images += if args.output == "float" {
-                batch_tensor(&batch, args.image_size, &preprocess, tch::Device::Cpu)?.size()[0] as usize
+                device_input.batch(&batch)?.size()[0] as usize
             } else {
                 batch.len()
             };

@@ -2,13 +2,16 @@
 //! Both take their preprocessing from the model's `model.json`, never from the caller.
 use crate::data::decode::{decode_bytes, decode_path};
 use crate::data::folder::{scan_split, Sample, Skipped};
-use crate::data::loader::{decoding_pool, BatchLoader, Pipeline};
-use crate::data::transform::{batch_tensor, needed_shorter_side, normalised_cpu_tensor, resize_into, to_input_tensor};
+use crate::data::device_input::DeviceInput;
+use crate::data::loader::{decoding_pool, BatchForm, BatchLoader, Pipeline};
+use crate::data::transform::{needed_shorter_side, normalised_cpu_tensor, resize_into};
 use crate::error::{Error, Result};
-use crate::metrics::{Evaluation, SampleOutcome, Tally};
+use crate::host_reads::to_host;
+use crate::metrics::{Evaluation, OutcomeRows, RunningTally, SampleOutcome, Tally};
 use crate::model::layout::channels_last;
 use crate::model::resnet::ResNet;
 use crate::model::saved::SavedModel;
+use crate::precision::maybe_autocast;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,8 +46,13 @@ pub struct Prediction {
 impl SavedModel {
     /// The evaluation transform of this model, from its `model.json`.
     pub fn evaluation_pipeline(&self) -> Pipeline {
-        let normalise = (self.device() == tch::Device::Cpu).then(|| self.meta.preprocess.clone());
-        Pipeline::evaluation(self.meta.image_size, self.meta.preprocess.resize, None, normalise, self.is_channels_last())
+        let output = BatchForm::for_device(self.device(), &self.meta.preprocess, self.is_channels_last());
+        Pipeline::evaluation(self.meta.image_size, self.meta.preprocess.resize, None, output)
+    }
+
+    /// How inputs reach this model's device.
+    pub fn device_input(&self) -> Result<DeviceInput> {
+        DeviceInput::new(&self.meta.preprocess, self.meta.image_size, self.device(), self.is_channels_last())
     }
 
     /// Top-k classes for each input, most probable first; with `tta`, from the mean of the
@@ -52,11 +60,12 @@ impl SavedModel {
     /// `ERR_IMAGE_DECODE` naming it.
     pub fn predict(&self, inputs: &[ImageInput], top_k: usize, tta: bool) -> Result<Vec<Vec<Prediction>>> {
         let k = top_k.clamp(1, self.meta.classes.len());
+        let device_input = self.device_input()?;
         let mut results = Vec::with_capacity(inputs.len());
         for (chunk_index, chunk) in inputs.chunks(PREDICT_BATCH).enumerate() {
             let pixels = self.decode_inputs(chunk, chunk_index * PREDICT_BATCH)?;
-            let input = to_input_tensor(&pixels, chunk.len(), self.meta.image_size, &self.meta.preprocess, self.device())?;
-            let probabilities = self.class_scores(&input, tta)?.f_softmax(1, tch::Kind::Float)?.f_to_device(tch::Device::Cpu)?;
+            let input = device_input.images(&pixels, chunk.len())?;
+            let probabilities = to_host(&self.class_scores(&input, tta)?.f_softmax(1, tch::Kind::Float)?)?;
             let (values, indices) = probabilities.f_topk(k as i64, 1, true, true)?;
             let values = Vec::<f64>::try_from(values.f_to_kind(tch::Kind::Double)?.f_flatten(0, -1)?)?;
             let indices = Vec::<i64>::try_from(indices.f_flatten(0, -1)?)?;
@@ -90,28 +99,30 @@ impl SavedModel {
     pub fn preprocess(&self, inputs: &[ImageInput]) -> Result<(Vec<f32>, [usize; 4])> {
         let side = self.meta.image_size as usize;
         let pixels = self.decode_inputs(inputs, 0)?;
-        let tensor = normalised_cpu_tensor(&pixels, inputs.len(), self.meta.image_size, &self.meta.preprocess)?;
+        let tensor = normalised_cpu_tensor(&pixels, inputs.len(), self.meta.image_size, &self.meta.preprocess, false)?;
         Ok((Vec::<f32>::try_from(tensor.f_flatten(0, -1)?)?, [inputs.len(), 3, side, side]))
     }
 
     /// The network's output for a prepared input batch (NCHW, on the model's device), through
-    /// `forward` (the whole network or its features), without gradients. A channels_last
-    /// model gets its input in that layout too, as oneDNN and cuDNN convolve it faster.
+    /// `forward` (the whole network or its features), without gradients, in float32. A
+    /// channels_last model gets its input in that layout too, as oneDNN and cuDNN convolve it
+    /// faster (a no-op for inputs from `DeviceInput`, already laid out so). Under bf16
+    /// autocast where `precision` says so.
     pub fn run_network(&self, input: &Tensor, forward: impl Fn(&ResNet, &Tensor) -> Tensor) -> Result<Tensor> {
         let _guard = tch::no_grad_guard();
-        if self.is_channels_last() {
-            return Ok(forward(&self.net, &channels_last(input)?));
-        }
-        Ok(forward(&self.net, input))
+        let input = if self.is_channels_last() { channels_last(input)? } else { input.shallow_clone() };
+        let output = maybe_autocast(self.infers_in_bf16(), self.device(), || Ok(forward(&self.net, &input)))?;
+        Ok(output.f_to_kind(tch::Kind::Float)?)
     }
 
     /// Runs `forward` on batches of prepared inputs; one row of its `[n, width]` output per input.
     fn per_input_rows(&self, inputs: &[ImageInput], forward: impl Fn(&ResNet, &Tensor) -> Tensor) -> Result<Vec<Vec<f32>>> {
+        let device_input = self.device_input()?;
         let mut rows = Vec::with_capacity(inputs.len());
         for (chunk_index, chunk) in inputs.chunks(PREDICT_BATCH).enumerate() {
             let pixels = self.decode_inputs(chunk, chunk_index * PREDICT_BATCH)?;
-            let input = to_input_tensor(&pixels, chunk.len(), self.meta.image_size, &self.meta.preprocess, self.device())?;
-            let output = self.run_network(&input, &forward)?.f_to_device(tch::Device::Cpu)?.f_contiguous()?;
+            let input = device_input.images(&pixels, chunk.len())?;
+            let output = to_host(&self.run_network(&input, &forward)?)?.f_contiguous()?;
             let width = output.size().last().copied().unwrap_or(0).max(1) as usize;
             let flat = Vec::<f32>::try_from(output.f_flatten(0, -1)?)?;
             rows.extend(flat.chunks_exact(width).map(<[f32]>::to_vec));
@@ -171,9 +182,9 @@ impl SavedModel {
         pool: Arc<rayon::ThreadPool>,
         on_skip: &mut dyn FnMut(usize, Skipped),
     ) -> Result<(Tally, Vec<SampleOutcome>)> {
-        let mut outcomes = Vec::with_capacity(order.len());
+        let mut outcomes = OutcomeRows::new();
         let tally = self.evaluate_pass(samples, order, batch_size, pipeline, pool, false, on_skip, Some(&mut outcomes))?;
-        Ok((tally, outcomes))
+        Ok((tally, outcomes.finish()?))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -186,10 +197,11 @@ impl SavedModel {
         pool: Arc<rayon::ThreadPool>,
         tta: bool,
         on_skip: &mut dyn FnMut(usize, Skipped),
-        mut outcomes: Option<&mut Vec<SampleOutcome>>,
+        mut outcomes: Option<&mut OutcomeRows>,
     ) -> Result<Tally> {
         let _guard = tch::no_grad_guard();
-        let mut tally = Tally::new(self.meta.classes.len());
+        let device_input = self.device_input()?;
+        let mut tally = RunningTally::new(self.meta.classes.len(), self.device())?;
         for batch in BatchLoader::start(samples.clone(), order, batch_size, pipeline, 0, pool) {
             for (index, reason) in &batch.failures {
                 on_skip(*index, Skipped { path: samples[*index].path.clone(), reason: reason.clone() });
@@ -197,15 +209,15 @@ impl SavedModel {
             if batch.is_empty() {
                 continue;
             }
-            let input = batch_tensor(&batch, self.meta.image_size, &self.meta.preprocess, self.device())?;
-            let labels = Tensor::f_from_slice(&batch.labels)?.f_to_device(self.device())?;
+            let input = device_input.batch(&batch)?;
+            let labels = device_input.labels(&batch.labels)?;
             let logits = self.class_scores(&input, tta)?;
             tally.add(&logits, &labels)?;
             if let Some(outcomes) = outcomes.as_deref_mut() {
-                outcomes.extend(SampleOutcome::of_batch(&logits, &labels, &batch.indices)?);
+                outcomes.add(&logits, &labels, &batch.labels, &batch.indices)?;
             }
         }
-        Ok(tally)
+        Ok(tally.read()?.clone())
     }
 
     /// Loss, accuracy, top-5, per-class metrics and confusion on a folder: a root holding

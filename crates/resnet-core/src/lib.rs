@@ -2,8 +2,8 @@
 //! Pure Rust; the Node binding lives in the `resnet-napi` crate.
 //!
 //! Reading order, bottom up: `error`, `config`, `device`, `fsutil`; `data` (folder scan,
-//! decode, transform, loader) beside `model` (blocks, resnet, weights, saved); `metrics`;
-//! `train`, `inference` and `export` on top.
+//! decode, transform, loader) beside `model` (blocks, resnet, weights, saved); `host_reads`,
+//! `metrics`; `train`, `inference` and `export` on top.
 pub mod config;
 pub mod data;
 pub mod device;
@@ -12,6 +12,7 @@ pub mod export;
 #[doc(hidden)]
 pub mod fault_injection;
 pub mod fsutil;
+pub mod host_reads;
 pub mod inference;
 pub mod memory;
 pub mod metrics;

@@ -1,6 +1,7 @@
 //! Classification metrics accumulated batch by batch: loss, top-1, top-5, confusion matrix,
 //! and per-class precision / recall / F1 derived from it.
 use crate::error::Result;
+use crate::host_reads::to_host;
 use serde::Serialize;
 use tch::{Kind, Reduction, Tensor};
 
@@ -50,34 +51,130 @@ pub struct SampleOutcome {
     pub probability: f64,
 }
 
-impl SampleOutcome {
-    /// The outcomes of one batch of logits `[n, classes]`, labels `[n]` and sample indices.
-    /// The prediction is the top logit, as in `Tally::add`.
-    pub fn of_batch(logits: &Tensor, labels: &Tensor, indices: &[usize]) -> Result<Vec<SampleOutcome>> {
+/// Each sample's outcome over a pass, kept on the device batch by batch and read to the host
+/// once, at `finish`.
+pub struct OutcomeRows {
+    /// Per batch `[n, 3]` float64: loss, predicted class, its probability.
+    rows: Vec<Tensor>,
+    indices: Vec<usize>,
+    labels: Vec<i64>,
+}
+
+impl OutcomeRows {
+    pub fn new() -> Self {
+        OutcomeRows { rows: Vec::new(), indices: Vec::new(), labels: Vec::new() }
+    }
+
+    /// Adds one batch: logits `[n, classes]` and labels `[n]` on the device, and the host's
+    /// own copy of the labels with the samples' indices. The prediction is the top logit, as
+    /// in `RunningTally::add`.
+    pub fn add(&mut self, logits: &Tensor, labels: &Tensor, host_labels: &[i64], indices: &[usize]) -> Result<()> {
         let logits = logits.f_detach()?.f_to_kind(Kind::Float)?;
         let losses = logits.f_cross_entropy_loss::<Tensor>(labels, None, Reduction::None, -100, 0.0)?;
         let (_, top) = logits.f_topk(1, 1, true, true)?;
         let probabilities = logits.f_softmax(1, Kind::Float)?.f_gather(1, &top, false)?;
-        let cpu = |tensor: Tensor| tensor.f_to_device(tch::Device::Cpu)?.f_flatten(0, -1);
-        let losses = Vec::<f64>::try_from(cpu(losses)?.f_to_kind(Kind::Double)?)?;
-        let probabilities = Vec::<f64>::try_from(cpu(probabilities)?.f_to_kind(Kind::Double)?)?;
-        let predicted = Vec::<i64>::try_from(cpu(top)?)?;
-        let truth = Vec::<i64>::try_from(cpu(labels.shallow_clone())?)?;
-        Ok(indices
-            .iter()
-            .enumerate()
-            .map(|(row, &index)| SampleOutcome {
+        let columns = [losses.f_unsqueeze(1)?, top, probabilities];
+        let columns = columns.iter().map(|column| column.f_to_kind(Kind::Double)).collect::<Result<Vec<_>, _>>()?;
+        self.rows.push(Tensor::f_cat(&columns, 1)?);
+        self.indices.extend_from_slice(indices);
+        self.labels.extend_from_slice(host_labels);
+        Ok(())
+    }
+
+    /// Every sample's outcome, in the order added.
+    pub fn finish(self) -> Result<Vec<SampleOutcome>> {
+        if self.rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = to_host(&Tensor::f_cat(&self.rows, 0)?)?;
+        let values = Vec::<f64>::try_from(rows.f_flatten(0, -1)?)?;
+        Ok(values
+            .chunks_exact(3)
+            .zip(self.indices.iter().zip(&self.labels))
+            .map(|(row, (&index, &label))| SampleOutcome {
                 index,
-                label: truth[row] as usize,
-                predicted: predicted[row] as usize,
-                loss: losses[row],
-                probability: probabilities[row],
+                label: label as usize,
+                predicted: row[1] as usize,
+                loss: row[0],
+                probability: row[2],
             })
             .collect())
     }
 }
 
-/// Running sums over the batches of one pass.
+impl Default for OutcomeRows {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Running sums over the batches of one pass, kept on the model's device so that adding a
+/// batch never makes the host wait for it; `read` copies them to the host as a `Tally`.
+pub struct RunningTally {
+    /// float64 `[3 + classes²]`: loss sum, top-1 hits, top-5 hits, then the confusion matrix
+    /// row by row (whole numbers stay exact in float64 up to 2⁵³).
+    sums: Tensor,
+    classes: i64,
+    /// Samples added, counted from the labels' shape, which the host knows.
+    count: u64,
+    last_read: Tally,
+}
+
+impl RunningTally {
+    pub fn new(classes: usize, device: tch::Device) -> Result<Self> {
+        let cells = 3 + (classes * classes) as i64;
+        Ok(RunningTally {
+            sums: Tensor::f_zeros([cells], (Kind::Double, device))?,
+            classes: classes as i64,
+            count: 0,
+            last_read: Tally::new(classes),
+        })
+    }
+
+    /// Adds one batch of logits `[n, classes]` and labels `[n]` (both on the device).
+    pub fn add(&mut self, logits: &Tensor, labels: &Tensor) -> Result<()> {
+        let _guard = tch::no_grad_guard();
+        let logits = logits.f_detach()?.f_to_kind(Kind::Float)?;
+        let loss_sum = logits.f_cross_entropy_loss::<Tensor>(labels, None, Reduction::Sum, -100, 0.0)?;
+        let (_, top) = logits.f_topk(self.classes.min(5), 1, true, true)?;
+        // At most one of a row's top-k classes is its label, so the hits add up to top-k.
+        let hits = top.f_eq_tensor(&labels.f_unsqueeze(1)?)?;
+        let head = Tensor::f_stack(&[loss_sum.f_to_kind(Kind::Double)?, hits.f_select(1, 0)?.f_sum(Kind::Double)?, hits.f_sum(Kind::Double)?], 0)?;
+        let _ = self.sums.f_narrow(0, 0, 3)?.f_add_(&head)?;
+        let cells = labels.f_mul_scalar(self.classes)?.f_add(&top.f_select(1, 0)?)?;
+        let ones = cells.f_ones_like()?.f_to_kind(Kind::Double)?;
+        let _ = self.sums.f_narrow(0, 3, self.classes * self.classes)?.f_index_add_(0, &cells, &ones)?;
+        self.count += labels.size().first().copied().unwrap_or(0) as u64;
+        Ok(())
+    }
+
+    /// Samples added so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The sums so far, copied to the host (one read).
+    pub fn read(&mut self) -> Result<&Tally> {
+        let sums = Vec::<f64>::try_from(to_host(&self.sums)?)?;
+        let classes = self.classes as usize;
+        let whole = |value: f64| value.round() as u64;
+        self.last_read = Tally {
+            loss_sum: sums[0],
+            count: self.count,
+            correct: whole(sums[1]),
+            top5_correct: whole(sums[2]),
+            confusion: sums[3..].chunks_exact(classes.max(1)).map(|row| row.iter().copied().map(whole).collect()).collect(),
+        };
+        Ok(&self.last_read)
+    }
+
+    /// The sums as of the last `read`.
+    pub fn last_read(&self) -> &Tally {
+        &self.last_read
+    }
+}
+
+/// Sums over the batches of one pass, on the host (see `RunningTally`).
 #[derive(Debug, Clone)]
 pub struct Tally {
     loss_sum: f64,
@@ -90,29 +187,6 @@ pub struct Tally {
 impl Tally {
     pub fn new(classes: usize) -> Self {
         Tally { loss_sum: 0.0, count: 0, correct: 0, top5_correct: 0, confusion: vec![vec![0; classes]; classes] }
-    }
-
-    /// Adds one batch of logits `[n, classes]` and labels `[n]`; returns the batch's mean loss.
-    pub fn add(&mut self, logits: &Tensor, labels: &Tensor) -> Result<f64> {
-        let logits = logits.f_detach()?.f_to_kind(Kind::Float)?;
-        let loss_sum = logits
-            .f_cross_entropy_loss::<Tensor>(labels, None, Reduction::Sum, -100, 0.0)?
-            .f_double_value(&[])?;
-        let classes = self.confusion.len() as i64;
-        let (_, top) = logits.f_topk(classes.min(5), 1, true, true)?;
-        let top: Vec<i64> = Vec::<i64>::try_from(top.f_to_device(tch::Device::Cpu)?.f_flatten(0, -1)?)?;
-        let truth: Vec<i64> = Vec::<i64>::try_from(labels.f_to_device(tch::Device::Cpu)?)?;
-        let k = (classes.min(5)) as usize;
-        for (row, &label) in truth.iter().enumerate() {
-            let ranked = &top[row * k..(row + 1) * k];
-            let predicted = ranked[0];
-            self.confusion[label as usize][predicted as usize] += 1;
-            self.correct += u64::from(predicted == label);
-            self.top5_correct += u64::from(ranked.contains(&label));
-        }
-        self.count += truth.len() as u64;
-        self.loss_sum += loss_sum;
-        Ok(loss_sum / truth.len().max(1) as f64)
     }
 
     pub fn count(&self) -> u64 {

@@ -44,9 +44,26 @@ pub fn maybe_autocast<T>(enabled: bool, device: Device, f: impl FnOnce() -> Resu
     f()
 }
 
-/// cuDNN benchmark mode: the fastest algorithm per input shape, found on first use. Worth it
-/// when shapes repeat, as a training run's batches do.
-pub fn set_cudnn_benchmark(enabled: bool) -> Result<()> {
+/// cuDNN benchmark mode (the fastest algorithm per input shape, found on first use) while it
+/// lives. Worth it when shapes repeat, as a training run's batches do; not for predict, where
+/// every new batch size would be tuned afresh, so dropping it switches the mode off again.
+pub struct CudnnBenchmark(());
+
+impl CudnnBenchmark {
+    pub fn enable() -> Result<Self> {
+        set_cudnn_benchmark(true)?;
+        Ok(CudnnBenchmark(()))
+    }
+}
+
+impl Drop for CudnnBenchmark {
+    fn drop(&mut self) {
+        // Nothing better to do in a destructor; predict is only slower with the mode left on.
+        let _ = set_cudnn_benchmark(false);
+    }
+}
+
+fn set_cudnn_benchmark(enabled: bool) -> Result<()> {
     // SAFETY: a noexcept C function without pointer arguments.
     if unsafe { resnet_set_cudnn_benchmark(c_int::from(enabled)) } < 0 {
         return Err(Error::Libtorch("cannot set cuDNN benchmark mode".into()));

@@ -4,11 +4,11 @@ mod common;
 use resnet_core::config::{Augment, CacheMode, ResizeMode};
 use resnet_core::data::cache::ImageCache;
 use resnet_core::data::folder::{class_names, scan_split, stratified_split, Sample};
-use resnet_core::data::loader::Pipeline;
+use resnet_core::data::loader::{BatchForm, Pipeline};
 use tempfile::TempDir;
 
 fn pipeline(augment: Option<Augment>, cache: CacheMode, len: usize) -> Pipeline {
-    Pipeline { image_size: 32, eval_mode: ResizeMode::Crop, augment, crop_source_side: 32, seed: 5, cache: ImageCache::new(len, cache), normalise: None, channels_last: false }
+    Pipeline { image_size: 32, eval_mode: ResizeMode::Crop, augment, crop_source_side: 32, seed: 5, cache: ImageCache::new(len, cache), output: BatchForm::Pixels }
 }
 
 /// A folder with one class, "a", of `count` generated images, and its samples.
@@ -47,8 +47,7 @@ fn channels_last_batches_hold_the_same_values() {
     let order: Vec<usize> = (0..samples.len()).collect();
     let batch = |channels_last: bool| {
         let mut pipeline = pipeline(Some(Augment::standard()), CacheMode::Off, samples.len());
-        pipeline.normalise = Some(Preprocess::standard());
-        pipeline.channels_last = channels_last;
+        pipeline.output = BatchForm::Normalised { preprocess: Preprocess::standard(), channels_last };
         load_batch(&samples, &order, &pipeline, 1).input.unwrap()
     };
     let (standard, channels_last) = (batch(false), batch(true));

@@ -2,7 +2,7 @@
 //! review keeps the highest-loss samples first with small JPEG thumbnails.
 use image::{Rgb, RgbImage};
 use resnet_core::data::folder::Sample;
-use resnet_core::metrics::{SampleOutcome, Tally};
+use resnet_core::metrics::{OutcomeRows, RunningTally, SampleOutcome, Tally};
 use resnet_core::train::review::{ValidationReview, THUMBNAIL_SIDE, WORST_SAMPLES};
 use tch::Tensor;
 
@@ -10,9 +10,12 @@ use tch::Tensor;
 fn sample_outcomes_agree_with_the_tally() {
     let logits = Tensor::from_slice(&[2.0f32, 1.0, 0.0, 0.0, 3.0, 1.0, 1.0, 0.0, 0.5, 0.2, 0.1, 4.0]).view([4, 3]);
     let labels = Tensor::from_slice(&[0i64, 2, 0, 2]);
-    let mut tally = Tally::new(3);
-    tally.add(&logits, &labels).unwrap();
-    let outcomes = SampleOutcome::of_batch(&logits, &labels, &[10, 11, 12, 13]).unwrap();
+    let mut running = RunningTally::new(3, tch::Device::Cpu).unwrap();
+    running.add(&logits, &labels).unwrap();
+    let tally = running.read().unwrap().clone();
+    let mut rows = OutcomeRows::new();
+    rows.add(&logits, &labels, &[0, 2, 0, 2], &[10, 11, 12, 13]).unwrap();
+    let outcomes = rows.finish().unwrap();
 
     assert_eq!(outcomes.iter().map(|o| o.index).collect::<Vec<_>>(), [10, 11, 12, 13]);
     assert_eq!(outcomes.iter().map(|o| o.label).collect::<Vec<_>>(), [0, 2, 0, 2]);
@@ -29,6 +32,34 @@ fn sample_outcomes_agree_with_the_tally() {
     assert!((mean - tally.mean_loss()).abs() < 1e-6, "{mean} vs {}", tally.mean_loss());
     let correct = outcomes.iter().filter(|o| o.label == o.predicted).count() as f64;
     assert_eq!(correct / 4.0, tally.accuracy());
+}
+
+/// The running sums stay on the device between reads: a read shows what was added before it,
+/// costs one copy, and adds up top-1, top-5 and the confusion matrix over batches.
+#[test]
+fn the_running_tally_shows_what_was_added_before_each_read() {
+    let classes: Vec<String> = (0..6).map(|i| format!("c{i}")).collect();
+    let mut running = RunningTally::new(6, tch::Device::Cpu).unwrap();
+    // Row i ranks class (i + r) % 6 at place r: class i first, then i + 1, ...
+    let logits = |rows: &[i64]| {
+        let values: Vec<f32> = rows.iter().flat_map(|&i| (0..6).map(move |c| -(((c - i).rem_euclid(6)) as f32))).collect();
+        Tensor::from_slice(&values).view([rows.len() as i64, 6])
+    };
+    running.add(&logits(&[0, 1]), &Tensor::from_slice(&[0i64, 2])).unwrap();
+    let reads = resnet_core::host_reads::reads_on_this_thread();
+    let first = running.read().unwrap().clone();
+    assert_eq!(resnet_core::host_reads::reads_on_this_thread(), reads + 1);
+    assert_eq!((first.count(), first.accuracy()), (2, 0.5));
+    // Batch two: a label ranked sixth (outside the top five) and one ranked first.
+    running.add(&logits(&[3, 5]), &Tensor::from_slice(&[2i64, 5])).unwrap();
+    assert_eq!(running.last_read().count(), 2, "the last read is kept until the next");
+    let summary = running.read().unwrap().summary(&classes);
+    assert_eq!((summary.count, summary.accuracy, summary.top5), (4, 0.5, 0.75));
+    assert_eq!(summary.confusion[0][0], 1);
+    assert_eq!(summary.confusion[2][1], 1);
+    assert_eq!(summary.confusion[2][3], 1);
+    assert_eq!(summary.confusion[5][5], 1);
+    assert_eq!(summary.confusion.iter().flatten().sum::<u64>(), 4);
 }
 
 fn write_image(path: &std::path::Path, width: u32, height: u32) {

@@ -6,7 +6,7 @@ use crate::errors::guarded;
 use crate::torch_thread;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use resnet_core::{device::parse_device, ImageInput, SavedModel};
+use resnet_core::{device::parse_device, ImageInput, Precision, SavedModel};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -143,16 +143,18 @@ fn image_inputs(inputs: Vec<Either<String, Buffer>>) -> Vec<ImageInput> {
 }
 
 /// Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N"), its weights laid
-/// out channels_last for inference when `channels_last`.
+/// out channels_last for inference when `channels_last`, computing in `precision` ("auto",
+/// "fp32", "bf16").
 #[napi(catch_unwind, ts_return_type = "Promise<NativeModel>")]
-pub fn load_model(dir: String, device: String, channels_last: bool) -> AsyncTask<LoadTask> {
-    AsyncTask::new(LoadTask { dir: dir.into(), device, channels_last })
+pub fn load_model(dir: String, device: String, channels_last: bool, precision: String) -> AsyncTask<LoadTask> {
+    AsyncTask::new(LoadTask { dir: dir.into(), device, channels_last, precision })
 }
 
 pub struct LoadTask {
     dir: PathBuf,
     device: String,
     channels_last: bool,
+    precision: String,
 }
 
 impl Task for LoadTask {
@@ -161,8 +163,9 @@ impl Task for LoadTask {
 
     fn compute(&mut self) -> Result<SavedModel> {
         guarded(|| {
-            let model = SavedModel::load(&self.dir, parse_device(&self.device)?)?;
+            let mut model = SavedModel::load(&self.dir, parse_device(&self.device)?)?;
             model.set_channels_last(self.channels_last)?;
+            model.precision = Precision::parse(&self.precision)?;
             Ok(model)
         })
     }

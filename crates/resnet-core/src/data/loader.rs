@@ -2,6 +2,7 @@
 //! batches ahead of the consumer (a bounded queue), so decoding overlaps with compute.
 use super::cache::ImageCache;
 use super::decode::decode_path;
+use super::staging::stage;
 use super::folder::Sample;
 use super::transform::{
     augment_into, empty_cpu_batch, flip_horizontally, float_slice_mut, needed_shorter_side, resize_into,
@@ -25,14 +26,15 @@ thread_local! {
 /// Batches prepared ahead of the one being consumed.
 const PREFETCH_BATCHES: usize = 2;
 
-/// One batch: HWC uint8 pixels of the images that decoded (or, for a CPU consumer, their
-/// normalised CHW floats), their labels and sample indices, and the samples that failed
-/// with their reasons.
+/// One batch: the images that decoded in the pipeline's `BatchForm`, their labels and sample
+/// indices, and the samples that failed with their reasons.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// HWC uint8 pixels (`BatchForm::Pixels`, or where a tensor could not be made).
     pub pixels: Vec<u8>,
-    /// The normalised `[n, 3, size, size]` CPU tensor, when the pipeline normalises
-    /// (`Pipeline::normalise`); `pixels` is then empty.
+    /// `BatchForm::Normalised`: the `[n, 3, size, size]` float CPU tensor;
+    /// `BatchForm::PageLocked`: the `[n, size, size, 3]` uint8 pixels in page-locked memory.
+    /// `pixels` is then empty.
     pub input: Option<tch::Tensor>,
     pub labels: Vec<i64>,
     pub indices: Vec<usize>,
@@ -62,23 +64,36 @@ pub struct Pipeline {
     /// Seeds the per-sample randomness, so results do not depend on thread scheduling.
     pub seed: u64,
     pub cache: Option<Arc<ImageCache>>,
-    /// Normalise batches to CHW floats on the loader's threads: for a model on the CPU, so
-    /// the conversion overlaps with compute. `None`: deliver uint8 for upload to a GPU.
-    pub normalise: Option<Preprocess>,
-    /// Normalised batches in channels_last memory order (for a channels_last model): each
-    /// image's floats keep the pixels' interleaved order, which is also the faster to write.
-    pub channels_last: bool,
+    pub output: BatchForm,
+}
+
+/// What the loader's threads deliver.
+#[derive(Debug, Clone)]
+pub enum BatchForm {
+    /// HWC uint8 pixels in a plain buffer.
+    Pixels,
+    /// For a model on the CPU: normalised floats, written on the loader's threads so that the
+    /// conversion overlaps with compute; in channels_last memory order for a channels_last
+    /// model (each image's floats keep the pixels' interleaved order, also the faster to write).
+    Normalised { preprocess: Preprocess, channels_last: bool },
+    /// For a model on a GPU: uint8 pixels in page-locked memory, whose copy to this device
+    /// does not make the host wait; the device normalises them (data/device_input.rs).
+    PageLocked(tch::Device),
+}
+
+impl BatchForm {
+    /// The form a model on `device` takes.
+    pub fn for_device(device: tch::Device, preprocess: &Preprocess, channels_last: bool) -> Self {
+        match device {
+            tch::Device::Cpu => BatchForm::Normalised { preprocess: preprocess.clone(), channels_last },
+            other => BatchForm::PageLocked(other),
+        }
+    }
 }
 
 impl Pipeline {
-    pub fn evaluation(
-        image_size: u32,
-        eval_mode: ResizeMode,
-        cache: Option<Arc<ImageCache>>,
-        normalise: Option<Preprocess>,
-        channels_last: bool,
-    ) -> Self {
-        Pipeline { image_size, eval_mode, augment: None, crop_source_side: image_size, seed: 0, cache, normalise, channels_last }
+    pub fn evaluation(image_size: u32, eval_mode: ResizeMode, cache: Option<Arc<ImageCache>>, output: BatchForm) -> Self {
+        Pipeline { image_size, eval_mode, augment: None, crop_source_side: image_size, seed: 0, cache, output }
     }
 
     fn random_crop(&self) -> bool {
@@ -205,14 +220,25 @@ impl Drop for BatchLoader {
 /// Prepares the samples of one batch in parallel, keeping their order; failed samples are
 /// left out and listed.
 pub fn load_batch(samples: &[Sample], chunk: &[usize], pipeline: &Pipeline, epoch: usize) -> Batch {
-    if let Some(preprocess) = &pipeline.normalise {
-        // Where the tensor cannot be allocated, uint8 pixels are delivered instead and the
-        // consumer's own conversion reports the error.
-        if let Ok(tensor) = empty_cpu_batch(chunk.len(), pipeline.image_size, pipeline.channels_last) {
-            return load_normalised(samples, chunk, pipeline, epoch, preprocess, tensor);
+    // Where a tensor cannot be made, uint8 pixels are delivered instead and the consumer's
+    // own conversion reports the error.
+    match &pipeline.output {
+        BatchForm::Normalised { preprocess, channels_last } => {
+            if let Ok(tensor) = empty_cpu_batch(chunk.len(), pipeline.image_size, *channels_last) {
+                return load_normalised(samples, chunk, pipeline, epoch, preprocess, *channels_last, tensor);
+            }
+            load_pixels(samples, chunk, pipeline, epoch)
         }
+        BatchForm::PageLocked(device) => {
+            let mut batch = load_pixels(samples, chunk, pipeline, epoch);
+            if let Ok(staged) = stage(&batch.pixels, batch.len(), pipeline.image_size, *device) {
+                batch.input = Some(staged);
+                batch.pixels = Vec::new();
+            }
+            batch
+        }
+        BatchForm::Pixels => load_pixels(samples, chunk, pipeline, epoch),
     }
-    load_pixels(samples, chunk, pipeline, epoch)
 }
 
 /// HWC uint8 pixels, each image written in place into the batch buffer.
@@ -244,6 +270,7 @@ fn load_normalised(
     pipeline: &Pipeline,
     epoch: usize,
     preprocess: &Preprocess,
+    channels_last: bool,
     mut tensor: tch::Tensor,
 ) -> Batch {
     let image_bytes = (pipeline.image_size as usize).pow(2) * 3;
@@ -256,7 +283,7 @@ fn load_normalised(
                 let mut scratch = scratch.borrow_mut();
                 scratch.resize(image_bytes, 0);
                 pipeline.load_into(&samples[index], index, epoch, &mut scratch)?;
-                if pipeline.channels_last {
+                if channels_last {
                     normaliser.write_hwc(&scratch, out);
                 } else {
                     normaliser.write_chw(&scratch, out);

@@ -1,6 +1,7 @@
 //! From a decoded image to the model's square input: the deterministic evaluation resize
-//! (stretch or resize + centre crop), the random training crop and flip, and the upload of
-//! uint8 batches as normalised float tensors (normalisation runs where the model runs).
+//! (stretch or resize + centre crop), the random training crop and flip, and the
+//! normalisation of uint8 batches into CPU float tensors (a GPU normalises its own:
+//! device_input.rs).
 use crate::config::{Augment, Preprocess, ResizeMode};
 use crate::error::Result;
 use fast_image_resize as fr;
@@ -150,36 +151,12 @@ pub fn flip_horizontally(pixels: &mut [u8], side: usize) {
     }
 }
 
-/// The model input of a loaded batch: the tensor the loader normalised, else its uint8
-/// pixels through `to_input_tensor`.
-pub fn batch_tensor(batch: &crate::data::loader::Batch, size: u32, preprocess: &Preprocess, device: Device) -> Result<Tensor> {
-    match &batch.input {
-        Some(input) => Ok(input.f_to_device(device)?),
-        None => to_input_tensor(&batch.pixels, batch.len(), size, preprocess, device),
-    }
-}
-
-/// Turns `count` HWC uint8 images of `size x size` into a normalised `[count, 3, size, size]`
-/// float tensor on `device`. For a GPU the uint8 batch is uploaded (a quarter of the bytes)
-/// and normalised there; on the CPU one fused pass per image writes the floats.
-pub fn to_input_tensor(pixels: &[u8], count: usize, size: u32, preprocess: &Preprocess, device: Device) -> Result<Tensor> {
-    if device == Device::Cpu {
-        return normalised_cpu_tensor(pixels, count, size, preprocess);
-    }
-    let side = size as i64;
-    let raw = Tensor::f_from_slice(pixels)?.f_view([count as i64, side, side, 3])?;
-    let on_device = raw.f_to_device(device)?;
-    let mean = Tensor::f_from_slice(&preprocess.mean)?.f_to_device(device)?.f_view([1, 3, 1, 1])?;
-    let std = Tensor::f_from_slice(&preprocess.std)?.f_to_device(device)?.f_view([1, 3, 1, 1])?;
-    let scaled = on_device.f_permute([0, 3, 1, 2])?.f_to_kind(Kind::Float)?.f_div_scalar(255.0)?;
-    Ok(scaled.f_sub(&mean)?.f_div(&std)?.f_contiguous()?)
-}
-
 /// `count` HWC uint8 images as a CPU float tensor `[count, 3, size, size]` holding
 /// `(pixel / 255 - mean) / std`, written in one pass per image (in parallel on the current
-/// rayon pool) straight into the tensor's memory: no intermediate buffers, whose
-/// allocation and copying cost more than the arithmetic.
-pub fn normalised_cpu_tensor(pixels: &[u8], count: usize, size: u32, preprocess: &Preprocess) -> Result<Tensor> {
+/// rayon pool) straight into the tensor's memory, in NCHW order or, for a channels_last
+/// network, NHWC: no intermediate buffers, whose allocation and copying cost more than the
+/// arithmetic.
+pub fn normalised_cpu_tensor(pixels: &[u8], count: usize, size: u32, preprocess: &Preprocess, channels_last: bool) -> Result<Tensor> {
     use rayon::prelude::*;
     let image_bytes = (size as usize).pow(2) * 3;
     if pixels.len() != count * image_bytes {
@@ -188,12 +165,15 @@ pub fn normalised_cpu_tensor(pixels: &[u8], count: usize, size: u32, preprocess:
             pixels.len()
         )));
     }
-    let mut tensor = empty_cpu_batch(count, size, false)?;
+    let mut tensor = empty_cpu_batch(count, size, channels_last)?;
     let normaliser = Normaliser::new(preprocess);
-    float_slice_mut(&mut tensor)
-        .par_chunks_mut(image_bytes)
-        .zip(pixels.par_chunks(image_bytes))
-        .for_each(|(out, image)| normaliser.write_chw(image, out));
+    float_slice_mut(&mut tensor).par_chunks_mut(image_bytes).zip(pixels.par_chunks(image_bytes)).for_each(|(out, image)| {
+        if channels_last {
+            normaliser.write_hwc(image, out)
+        } else {
+            normaliser.write_chw(image, out)
+        }
+    });
     Ok(tensor)
 }
 
@@ -232,6 +212,16 @@ impl Normaliser {
             scale: std::array::from_fn(|c| 1.0 / (255.0 * preprocess.std[c])),
             shift: std::array::from_fn(|c| -preprocess.mean[c] / preprocess.std[c]),
         }
+    }
+
+    /// Per channel: `1 / (255 std)`.
+    pub fn scale(&self) -> [f32; 3] {
+        self.scale
+    }
+
+    /// Per channel: `-mean / std`.
+    pub fn shift(&self) -> [f32; 3] {
+        self.shift
     }
 
     /// Writes one image in channels_last order: `image` is HWC uint8, `out` its HWC floats.

@@ -4,7 +4,7 @@ use super::layout::{convert_to_channels_last, convert_to_standard};
 use super::meta::ModelMeta;
 use super::resnet::{classifier_width, ResNet};
 use super::weights;
-use crate::config::{Arch, Augment, Preprocess};
+use crate::config::{Arch, Augment, Precision, Preprocess};
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_writable_dir, write_text_atomically};
 use std::path::Path;
@@ -23,6 +23,8 @@ pub struct SavedModel {
     pub vs: VarStore,
     pub net: ResNet,
     pub meta: ModelMeta,
+    /// How inference computes: `Auto` runs bf16 autocast on a GPU (see `Precision::uses_bf16`).
+    pub precision: Precision,
 }
 
 impl SavedModel {
@@ -41,7 +43,7 @@ impl SavedModel {
         crate::memory::use_caching_cpu_allocator()?;
         let vs = VarStore::new(device);
         let net = ResNet::new(&vs.root(), arch, classes.len() as i64);
-        Ok(SavedModel { vs, net, meta: ModelMeta::new(arch, classes, image_size, preprocess, train) })
+        Ok(SavedModel { vs, net, meta: ModelMeta::new(arch, classes, image_size, preprocess, train), precision: Precision::Auto })
     }
 
     /// `new` with libtorch seeded by `seed` first: the same seed gives the same weights.
@@ -72,7 +74,7 @@ impl SavedModel {
         let vs = VarStore::new(device);
         let net = ResNet::new(&vs.root(), meta.arch, meta.classes.len() as i64);
         weights::load_into(&vs, dir, &weights_path)?;
-        Ok(SavedModel { vs, net, meta })
+        Ok(SavedModel { vs, net, meta, precision: Precision::Auto })
     }
 
     /// Writes the weights, then `model.json`, each atomically.
@@ -96,6 +98,11 @@ impl SavedModel {
         } else {
             convert_to_standard(&self.vs)
         }
+    }
+
+    /// Whether inference runs under bf16 autocast.
+    pub fn infers_in_bf16(&self) -> bool {
+        self.precision.uses_bf16(self.device())
     }
 
     /// Whether the weights are laid out channels_last (see `set_channels_last`).

@@ -1,6 +1,6 @@
-//! What the optimiser takes from libtorch through csrc/optimizer.cpp, since tch lacks both:
-//! the fused Adam and AdamW kernels (tch has no binding for operators over lists of tensors)
-//! and unsetting gradients. One fused call updates a group of parameters sharing a learning
+//! What the optimiser takes from libtorch through csrc/optimizer.cpp, since tch lacks them:
+//! the fused Adam and AdamW kernels and the fused gradient clipping (tch has no binding for
+//! operators over lists of tensors), and unsetting gradients. One fused call updates a group of parameters sharing a learning
 //! rate and weight decay, in one pass over each parameter (the update written with tensor
 //! operations makes several parameter-sized temporaries: a quarter of the speed).
 use crate::error::{Error, Result};
@@ -26,6 +26,13 @@ extern "C" {
         error_len: usize,
     ) -> c_int;
     fn resnet_clear_grads(tensors: *const *const torch_sys::C_tensor, count: usize) -> c_int;
+    fn resnet_clip_grad_norm(
+        grads: *const *const torch_sys::C_tensor,
+        count: usize,
+        max_norm: f64,
+        error: *mut c_char,
+        error_len: usize,
+    ) -> c_int;
 }
 
 /// The hyper-parameters one fused call shares.
@@ -82,10 +89,26 @@ pub fn fused_adam_step(slots: &[AdamSlot], rule: AdamRule) -> Result<()> {
             message.len(),
         )
     };
+    check(status, &message, "fused Adam update")
+}
+
+/// Scales `grads` (on one device, of one dtype) in place so that their joint L2 norm is at
+/// most `max_norm`, as `torch.nn.utils.clip_grad_norm_`; the norm never leaves the device.
+pub fn clip_grad_norm(grads: &[Tensor], max_norm: f64) -> Result<()> {
+    let pointers: Vec<_> = grads.iter().map(|grad| grad.as_ptr()).collect();
+    let mut message = [0 as c_char; 512];
+    // SAFETY: as in `fused_adam_step`: live tensors borrowed for the call, a bounded message
+    // buffer, a noexcept C++ function.
+    let status = unsafe { resnet_clip_grad_norm(pointers.as_ptr(), pointers.len(), max_norm, message.as_mut_ptr(), message.len()) };
+    check(status, &message, "gradient clipping")
+}
+
+/// The outcome of a call that reports failure as a non-zero status and a message.
+fn check(status: c_int, message: &[c_char], what: &str) -> Result<()> {
     if status != 0 {
         // SAFETY: the C++ side leaves `message` NUL-terminated (zeroed here beforehand).
         let text = unsafe { std::ffi::CStr::from_ptr(message.as_ptr()) }.to_string_lossy().into_owned();
-        return Err(Error::Libtorch(format!("fused Adam update failed: {text}")));
+        return Err(Error::Libtorch(format!("{what} failed: {text}")));
     }
     Ok(())
 }

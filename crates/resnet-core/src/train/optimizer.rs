@@ -4,7 +4,7 @@
 //! (`torch.optim.Adam`, `AdamW`, `SGD` with dampening 0); Adam(W) runs libtorch's fused
 //! kernel (train/libtorch_optim.rs).
 use crate::config::{OptimizerConfig, OptimizerKind};
-use super::libtorch_optim::{clear_grads, fused_adam_step, AdamRule, AdamSlot};
+use super::libtorch_optim::{clear_grads, clip_grad_norm, fused_adam_step, AdamRule, AdamSlot};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
@@ -79,28 +79,11 @@ impl Optimizer {
         clear_grads(&self.parameters.iter().map(|parameter| &parameter.tensor).collect::<Vec<_>>())
     }
 
-    /// Scales all gradients so their global L2 norm is at most `max_norm`; returns the norm
-    /// before clipping (as `torch.nn.utils.clip_grad_norm_`).
-    pub fn clip_grad_norm(&mut self, max_norm: f64) -> Result<f64> {
-        let _guard = tch::no_grad_guard();
-        let mut squares = 0.0;
-        for parameter in &self.parameters {
-            let grad = parameter.tensor.grad();
-            if grad.defined() {
-                squares += grad.f_square()?.f_sum(tch::Kind::Double)?.f_double_value(&[])?;
-            }
-        }
-        let norm = squares.sqrt();
-        let factor = max_norm / (norm + 1e-6);
-        if factor < 1.0 {
-            for parameter in &self.parameters {
-                let mut grad = parameter.tensor.grad();
-                if grad.defined() {
-                    let _ = grad.f_mul_scalar_(factor)?;
-                }
-            }
-        }
-        Ok(norm)
+    /// Scales all gradients so their global L2 norm is at most `max_norm`, as
+    /// `torch.nn.utils.clip_grad_norm_` (without reading the norm back).
+    pub fn clip_grad_norm(&mut self, max_norm: f64) -> Result<()> {
+        let grads: Vec<Tensor> = self.parameters.iter().map(|parameter| parameter.tensor.grad()).filter(Tensor::defined).collect();
+        clip_grad_norm(&grads, max_norm)
     }
 
     /// One update with learning rate `lr` from the gradients of the last backward pass.

@@ -12,16 +12,16 @@ use super::step::{train_step, StepSettings};
 use crate::config::{DataSource, TrainConfig};
 use crate::data::cache::ImageCache;
 use crate::data::folder::{class_names, scan_split, stratified_split, Sample, Skipped, Split};
-use crate::data::loader::{crop_source_side, decoding_pool, BatchLoader, Pipeline};
-use crate::data::transform::batch_tensor;
+use crate::data::device_input::DeviceInput;
+use crate::data::loader::{crop_source_side, decoding_pool, Batch, BatchForm, BatchLoader, Pipeline};
 use crate::device::{device_name, parse_device};
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_writable_dir, remove_stale_temporaries, write_text_atomically};
-use crate::metrics::{SampleOutcome, Tally};
-use crate::model::layout::{channels_last, convert_to_channels_last, convert_to_standard};
+use crate::metrics::{RunningTally, SampleOutcome, Tally};
+use crate::model::layout::{convert_to_channels_last, convert_to_standard};
 use crate::model::saved::{SavedModel, WEIGHTS_FILE};
 use crate::model::weights;
-use crate::precision::set_cudnn_benchmark;
+use crate::precision::CudnnBenchmark;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -35,6 +35,10 @@ use tch::Tensor;
 pub const HISTORY_FILE: &str = "history.json";
 /// The best epoch's model, beside the last epoch's in the output directory.
 pub const BEST_DIR: &str = "best";
+/// Batches between reads of the running loss and accuracy from the device (also read at an
+/// epoch's first batch and its end). On a GPU each read waits for all the queued work, so
+/// between reads the host only queues; batch events carry the figures of the last read.
+pub const PROGRESS_INTERVAL: usize = 20;
 
 /// What a finished run leaves behind.
 #[derive(Debug)]
@@ -71,8 +75,10 @@ struct Trainer<'a> {
     broken: HashSet<usize>,
     validation_broken: HashSet<usize>,
     skipped: usize,
-    /// Batches and weights laid out channels_last.
-    channels_last: bool,
+    /// Moves batches onto the model's device, normalised and laid out as the network takes them.
+    input: DeviceInput,
+    /// On a GPU: cuDNN's autotuner, on for the run's lifetime.
+    _cudnn_benchmark: Option<CudnnBenchmark>,
     /// What every update shares: the loss's smoothing and class weights, clipping, autocast.
     step: StepSettings,
     /// The latest validation pass with each sample's outcome, for the report.
@@ -130,9 +136,7 @@ impl<'a> Trainer<'a> {
         if channels_last {
             convert_to_channels_last(&model.vs)?;
         }
-        if device.is_cuda() {
-            set_cudnn_benchmark(true)?;
-        }
+        let cudnn_benchmark = if device.is_cuda() { Some(CudnnBenchmark::enable()?) } else { None };
         let class_counts = class_counts(&train_split.samples, classes.len());
         let class_weights = match config.class_weights.weights(&class_counts) {
             Some(weights) => Some(Tensor::f_from_slice(&weights)?.f_to_device(device)?),
@@ -146,7 +150,7 @@ impl<'a> Trainer<'a> {
             validation_images: validation_split.samples.len(),
         });
         // On the CPU the loader's threads also normalise; a GPU gets uint8 and normalises itself.
-        let normalise = (device == tch::Device::Cpu).then(|| config.preprocess.clone());
+        let output = BatchForm::for_device(device, &config.preprocess, channels_last);
         // One byte budget for both splits' caches.
         let train_cache = ImageCache::new(train_split.samples.len(), config.cache);
         let validation_cache = train_cache.as_ref().map(|cache| cache.sibling(validation_split.samples.len()));
@@ -157,10 +161,10 @@ impl<'a> Trainer<'a> {
             augment: Some(augment),
             seed: config.seed,
             cache: train_cache,
-            normalise: normalise.clone(),
-            channels_last,
+            output: output.clone(),
         };
-        let validation_pipeline = Pipeline::evaluation(config.image_size, config.preprocess.resize, validation_cache, normalise, channels_last);
+        let validation_pipeline = Pipeline::evaluation(config.image_size, config.preprocess.resize, validation_cache, output);
+        model.precision = config.precision;
         Ok(Trainer {
             config,
             model,
@@ -172,7 +176,8 @@ impl<'a> Trainer<'a> {
             broken: HashSet::new(),
             validation_broken: HashSet::new(),
             skipped,
-            channels_last,
+            input: DeviceInput::new(&config.preprocess, config.image_size, device, channels_last)?,
+            _cudnn_benchmark: cudnn_benchmark,
             step: StepSettings {
                 label_smoothing: config.label_smoothing,
                 class_weights,
@@ -289,39 +294,34 @@ impl<'a> Trainer<'a> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         order.shuffle(&mut rng);
         let batches = order.len().div_ceil(self.config.batch_size);
-        let device = self.model.device();
-        let samples = self.train_samples.clone();
-        let loader =
-            BatchLoader::start(samples.clone(), order, self.config.batch_size, self.train_pipeline.clone(), epoch, self.pool.clone());
-        let mut tally = Tally::new(self.model.meta.classes.len());
+        let mut loader =
+            BatchLoader::start(self.train_samples.clone(), order, self.config.batch_size, self.train_pipeline.clone(), epoch, self.pool.clone())
+                .enumerate();
+        let mut tally = RunningTally::new(self.model.meta.classes.len(), self.model.device())?;
         let (first_step, phase_steps) = span;
         let rate = |steps: i64| schedule.rate(self.config.learning_rate, (steps as usize).saturating_sub(first_step), phase_steps);
         let mut learning_rate = rate(optimizer.steps());
         let started = Instant::now();
-        for (batch_index, batch) in loader.enumerate() {
+        let mut next = self.stage_next(&mut loader, observe)?;
+        let mut steps = 0;
+        while let Some(current) = next.take() {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Aborted);
             }
-            self.broken.extend(batch.failures.iter().map(|(index, _)| *index));
-            self.report_failures(&samples, &batch.failures, observe);
-            // Batch norm needs two values per channel in training mode; a lone leftover
-            // image (after failures or at the end) waits for the next epoch's shuffle.
-            if batch.len() < 2 {
-                continue;
-            }
-            let mut input = batch_tensor(&batch, self.config.image_size, &self.model.meta.preprocess, device)?;
-            if self.channels_last {
-                input = channels_last(&input)?;
-            }
-            let labels = Tensor::f_from_slice(&batch.labels)?.f_to_device(device)?;
             learning_rate = rate(optimizer.steps());
-            let logits = train_step(&self.model.net, optimizer, &input, &labels, learning_rate, &self.step)?;
-            tally.add(&logits, &labels)?;
+            let logits = train_step(&self.model.net, optimizer, &current.input, &current.labels, learning_rate, &self.step)?;
+            tally.add(&logits, &current.labels)?;
+            // The next batch's copy is queued behind this step; the host does not wait for either.
+            next = self.stage_next(&mut loader, observe)?;
+            steps += 1;
+            if steps % PROGRESS_INTERVAL == 1 {
+                tally.read()?;
+            }
             observe(TrainEvent::Batch(BatchProgress {
                 epoch,
-                batch: batch_index + 1,
+                batch: current.number,
                 batches,
-                loss: tally.mean_loss(),
+                loss: tally.last_read().mean_loss(),
                 images_per_second: tally.count() as f64 / started.elapsed().as_secs_f64().max(1e-9),
                 learning_rate,
             }));
@@ -329,7 +329,26 @@ impl<'a> Trainer<'a> {
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Aborted);
         }
-        Ok((tally, learning_rate))
+        Ok((tally.read()?.clone(), learning_rate))
+    }
+
+    /// The loader's next batch that can be trained on, on its way to the device; reports the
+    /// images that failed to decode on the way. `None` at the end of the epoch.
+    fn stage_next(&mut self, loader: &mut impl Iterator<Item = (usize, Batch)>, observe: &mut dyn FnMut(TrainEvent)) -> Result<Option<StagedBatch>> {
+        for (index, batch) in loader {
+            self.broken.extend(batch.failures.iter().map(|(index, _)| *index));
+            let samples = self.train_samples.clone();
+            self.report_failures(&samples, &batch.failures, observe);
+            // Batch norm needs two values per channel in training mode; a lone leftover
+            // image (after failures or at the end) waits for the next epoch's shuffle.
+            if batch.len() < 2 {
+                continue;
+            }
+            let input = self.input.batch(&batch)?;
+            let labels = self.input.labels(&batch.labels)?;
+            return Ok(Some(StagedBatch { number: index + 1, input, labels }));
+        }
+        Ok(None)
     }
 
     /// Validation metrics, or `None` when there are no validation images.
@@ -356,6 +375,14 @@ impl<'a> Trainer<'a> {
         self.last_validation = Some((tally.clone(), outcomes));
         Ok(Some(tally))
     }
+}
+
+/// A batch whose copy to the device has been queued.
+struct StagedBatch {
+    /// Its position in the epoch, from 1.
+    number: usize,
+    input: Tensor,
+    labels: Tensor,
 }
 
 /// Loads the body of `pretrained` (a safetensors file, or a model directory holding one)
