@@ -3,8 +3,8 @@
 // { case, ok, seconds, ... } (also appended to OUT/gpu-check.jsonl), so one failure never hides
 // the rest: the CUDA libraries mapped; training by default (bf16 + channels_last + fused Adam on
 // CUDA), with AdamW + one-cycle + clipping, in fp32 + SGD + NCHW, resumed, from pretrained
-// weights with a frozen epoch, resnet50 at 224 px; logits of the same weights on the device and
-// on the CPU; evaluate; predict latency (first and warm); ONNX export from a device model.
+// weights with a frozen epoch, resnet50 at 224 px; logits of the same weights on the device (fp32
+// and bf16) and on the CPU; evaluate; predict latency (first and warm); ONNX export from a device model.
 //
 // usage: node scripts/gpu-check.mjs OUT_DIR [--device cuda|cpu]
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
@@ -86,16 +86,23 @@ await check('train-resnet50-224', 420, (signal) =>
   trained({ arch: 'resnet50', imageSize: 224, batchSize: 32, epochs: 1, output: join(work, 'resnet50') }, signal))
 
 const image = sampleJpeg('disc')
+// The same weights on the device and on the CPU: in float32 (cuDNN may use TF32, hence the
+// tolerance), and in bf16 autocast, inference's default on CUDA, which must rank alike.
 await check('logits-device-vs-cpu', 120, async () => {
-  const onDevice = await resnet.loadModel(defaultOutput, { device })
   const onCpu = await resnet.loadModel(defaultOutput, { device: 'cpu' })
-  const [a, b] = [await onDevice.logits(image), await onCpu.logits(image)]
-  const largest = Math.max(...a.map((value, index) => Math.abs(value - b[index])))
-  const where = onDevice.device
-  onDevice.dispose()
+  const reference = await onCpu.logits(image)
   onCpu.dispose()
-  if (!(largest < 5e-2)) throw new Error(`logits differ by ${largest}`)
-  return { device: where, largestDifference: largest }
+  const compared = {}
+  for (const precision of ['fp32', 'auto']) {
+    const onDevice = await resnet.loadModel(defaultOutput, { device, precision })
+    const logits = await onDevice.logits(image)
+    onDevice.dispose()
+    const argmax = (values) => values.indexOf(Math.max(...values))
+    compared[precision] = { largestDifference: Math.max(...logits.map((value, index) => Math.abs(value - reference[index]))), sameTop: argmax(logits) === argmax(reference) }
+  }
+  if (!(compared.fp32.largestDifference < 5e-2)) throw new Error(`fp32 logits differ by ${compared.fp32.largestDifference}`)
+  if (!(compared.auto.largestDifference < 0.5 && compared.auto.sameTop)) throw new Error(`bf16 logits differ: ${JSON.stringify(compared.auto)}`)
+  return { device, ...compared }
 })
 await check('evaluate', 120, async () => {
   const model = await resnet.loadModel(defaultOutput, { device })

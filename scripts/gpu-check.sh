@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# The GPU check, on the GPU machine (no Node, Rust or network there): unpacks the bundle that
-# `npm run gpu:pack` wrote into .device/gpu (carry it), points the loader at the machine's own
-# torch/lib, and runs scripts/gpu-check.mjs with a time limit; every case prints one JSON line,
-# also kept in OUT_DIR/gpu-check.jsonl. Then commit that file under bench/results/.
+# The GPU check, on the GPU machine (no Node, Rust or network there), in at most 9 minutes:
+# unpacks the bundle that `npm run gpu:pack` wrote into .device/gpu (carry it), points the loader
+# at the machine's own torch/lib, and runs
+# 1. scripts/gpu-check.mjs (at most 4 minutes): every case prints one JSON line, also kept in
+#    OUT_DIR/gpu-check.jsonl;
+# 2. bench/gpu.mjs (at most 5 minutes): the GPU benchmark rows, side by side with the machine's
+#    own PyTorch, into OUT_DIR/gpu-latest.json and .md (written row by row).
+# Then commit those files under bench/results/.
 #
-# usage: bash scripts/gpu-check.sh OUT_DIR [--device cuda|cpu]   (--device cpu: a dry run anywhere)
+# usage: bash scripts/gpu-check.sh OUT_DIR [--device cuda|cpu] [--quick] [--no-bench]
+#   (--device cpu --quick: a dry run anywhere)
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="${1:?usage: bash scripts/gpu-check.sh OUT_DIR [--device cuda|cpu]}"
+out="${1:?usage: bash scripts/gpu-check.sh OUT_DIR [--device cuda|cpu] [--quick] [--no-bench]}"
 shift
-mkdir -p "$out"
+mkdir -p "$out" && out="$(cd "$out" && pwd)"
 bundle="$root/.device/gpu"
 node="$(command -v node || true)"
 if [[ -f "$bundle/node.xz" ]]; then
@@ -22,9 +27,27 @@ if [[ -z "${RESNET_NAPI_LIBTORCH:-}" ]]; then
   RESNET_NAPI_LIBTORCH="$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null || true)"
   export RESNET_NAPI_LIBTORCH
 fi
+# The project's step benchmark binary (in the bundle; else the cargo build's) finds libtorch here.
+export LD_LIBRARY_PATH="${RESNET_NAPI_LIBTORCH}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+[[ -x "$bundle/bin/train-step-bench" ]] && export BENCH_STEP_BINARY="$bundle/bin/train-step-bench"
+device=cuda quick=() bench=1
+while (($#)); do
+  case "$1" in
+    --device) device="$2"; shift 2 ;;
+    --quick) quick=(--quick); shift ;;
+    --no-bench) bench=0; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
 cd "${bundle}" 2>/dev/null || cd "$root"
-timeout 540 "$node" scripts/gpu-check.mjs "$out" "$@"
+timeout 240 "$node" scripts/gpu-check.mjs "$out" --device "$device"
 status=$?
+if ((bench)); then
+  timeout 300 "$node" bench/gpu.mjs "$out" --device "$device" "${quick[@]}" 2> >(tee "$out/gpu-bench.log" >&2)
+  bench_status=$?
+  echo "{\"case\": \"bench\", \"exit\": $bench_status}" | tee -a "$out/gpu-check.jsonl"
+  ((status == 0)) && status=$bench_status
+fi
 passed="$(grep -c '"ok":true' "$out/gpu-check.jsonl" 2>/dev/null)"
 failed="$(grep -c '"ok":false' "$out/gpu-check.jsonl" 2>/dev/null)"
 echo "{\"case\": \"summary\", \"exit\": $status, \"passed\": ${passed:-0}, \"failed\": ${failed:-0}}" | tee -a "$out/gpu-check.jsonl"
