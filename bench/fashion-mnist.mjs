@@ -2,7 +2,7 @@
 // built dist/, as a user would) with the standard recipe and prints one JSON line per epoch,
 // then {kind: "project", testAccuracy, ...} from model.evaluate on the test folder.
 //
-// usage: node bench/fashion-mnist.mjs --data ROOT --output DIR --epochs E --lr LR
+// usage: node bench/fashion-mnist.mjs --data ROOT --output DIR --epochs E --lr LR [--seed N] [--precision P]
 // ROOT holds train/<class>/ and test/<class>/ (bench/fashion_mnist_folders.py); the test folder
 // is also the per-epoch validation set, as it is on the PyTorch side.
 import { createRequire } from 'node:module';
@@ -11,14 +11,18 @@ import { parseArgs } from 'node:util';
 
 const resnet = createRequire(import.meta.url)('../dist/index.js');
 const { values: a } = parseArgs({
-  options: { data: { type: 'string' }, output: { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' } },
+  options: {
+    data: { type: 'string' }, output: { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' },
+    seed: { type: 'string', default: '1' }, precision: { type: 'string' },
+  },
 });
 // Fashion-MNIST items fill their 28x28 frame: stretch to 32 (no centre crop) and mild random
 // crops; AdamW with one-cycle and label smoothing. bench/fashion_mnist_pytorch.py mirrors it.
 const recipe = {
   arch: 'resnet18', epochs: Number(a.epochs), imageSize: 32, batchSize: 128, learningRate: Number(a.lr),
   optimizer: 'adamw', weightDecay: 0.05, schedule: 'onecycle', labelSmoothing: 0.1,
-  recipe: 'standard', resize: 'stretch', cropScale: [0.7, 1], device: 'cpu', seed: 1, workers: 0,
+  recipe: 'standard', resize: 'stretch', cropScale: [0.7, 1], device: 'cpu', seed: Number(a.seed), workers: 0,
+  ...(a.precision ? { precision: a.precision } : {}),
 };
 
 const started = performance.now();

@@ -4,6 +4,7 @@
 // augmentation (the image and its mirror image averaged).
 //
 // usage: node bench/photos.mjs --data ROOT --output DIR --epochs E --image-size S --seed N --settings defaults|notebook
+//        [--precision auto|fp32|bf16]
 // ROOT holds train/<class>/ and val/<class>/. "defaults" passes no recipe option at all (what a
 // new user gets); "notebook" passes recipe: 'notebook' (the Kaggle notebook's settings).
 import { createRequire } from 'node:module'
@@ -14,14 +15,15 @@ const resnet = createRequire(import.meta.url)('../dist/index.js')
 const { values: a } = parseArgs({
   options: {
     data: { type: 'string' }, output: { type: 'string' }, epochs: { type: 'string' },
-    'image-size': { type: 'string' }, seed: { type: 'string' }, settings: { type: 'string' },
+    'image-size': { type: 'string' }, seed: { type: 'string' }, settings: { type: 'string' }, precision: { type: 'string' },
   },
 })
-const side = `project-${a.settings}`
+const side = `project-${a.settings}${a.precision ? `-${a.precision}` : ''}`
 const seed = Number(a.seed)
 const options = {
   data: a.data, output: a.output, arch: 'resnet18', epochs: Number(a.epochs), imageSize: Number(a['image-size']),
   seed, device: 'cpu', ...(a.settings === 'notebook' ? { recipe: 'notebook' } : {}),
+  ...(a.precision ? { precision: a.precision } : {}),
 }
 const started = performance.now()
 const run = resnet.train(options)
