@@ -16,7 +16,7 @@ const SMOKE = `
 const ort = require(${JSON.stringify(join(root, 'node_modules', 'onnxruntime-node'))})
 const resnet = require(${JSON.stringify(join(root, 'dist', 'index.js'))})
 ;(async () => {
-  const { model, history } = await resnet.train({ data: 'data', output: 'run', arch: 'resnet18', epochs: 1, imageSize: 32, batchSize: 6, device: 'cpu', recipe: 'notebook' })
+  const { model, history } = await resnet.train({ data: 'data', output: 'run', arch: 'resnet18', epochs: 1, imageSize: 32, batchSize: 6, device: 'cpu', recipe: 'notebook', precision: 'fp32' })
   const image = 'data/test/disc/disc-000.jpg'
   const ranked = await model.predict(image, { topK: 3 })
   await model.exportOnnx('model.onnx')

@@ -16,7 +16,8 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const work = mkdtempSync(join(tmpdir(), 'resnet-onnx-'))
 const data = join(work, 'shapes')
 const TOLERANCE = 1e-4
-// Trained briefly, so batch norm's running statistics are no longer their initial 0 and 1.
+// Trained briefly, so batch norm's running statistics are no longer their initial 0 and 1; in
+// float32 (ONNX graphs compute in float32; 'auto' may pick bf16 on this processor).
 const MODELS = {
   resnet18: { arch: 'resnet18', imageSize: 48, recipe: 'notebook' },
   resnet50: { arch: 'resnet50', imageSize: 32, recipe: 'standard' },
@@ -26,7 +27,7 @@ const models = {}
 test.before(async () => {
   makeDataset(data, { train: 6, test: 2, maxSize: 90 })
   for (const [name, options] of Object.entries(MODELS)) {
-    const run = resnet.train({ data, output: join(work, name), epochs: 1, batchSize: 6, learningRate: 0.001, device: 'cpu', seed: 3, ...options })
+    const run = resnet.train({ data, output: join(work, name), epochs: 1, batchSize: 6, learningRate: 0.001, device: 'cpu', seed: 3, precision: 'fp32', ...options })
     models[name] = (await run).model
   }
 })
@@ -75,8 +76,8 @@ for (const name of Object.keys(MODELS)) {
 
 test('loadModel channelsLast: both layouts give the same logits; the default equals the trained model', async (t) => {
   const dir = join(work, 'resnet50')
-  const standard = await resnet.loadModel(dir, { device: 'cpu', channelsLast: false })
-  const fast = await resnet.loadModel(dir, { device: 'cpu' })
+  const standard = await resnet.loadModel(dir, { device: 'cpu', channelsLast: false, precision: 'fp32' })
+  const fast = await resnet.loadModel(dir, { device: 'cpu', precision: 'fp32' })
   const images = inputs()
   const flat = async (model) => Float32Array.from((await model.logits(images)).flatMap((row) => [...row]))
   const [a, b, trained] = [await flat(standard), await flat(fast), await flat(models.resnet50)]

@@ -22,6 +22,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast with channels_last, as PyTorch documents it")
     a = ap.parse_args()
     device = torch.device(a.device)
     if device.type == "cuda":
@@ -32,6 +33,8 @@ def main():
     dl = DataLoader(SeedDataset(paths, labels, a.image_size), batch_size=a.batch_size, shuffle=True,
                     num_workers=a.workers, persistent_workers=True)
     model = getattr(torchvision.models, a.arch)(num_classes=len(set(labels))).to(device)
+    if a.bf16:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=0.005)
     lossf = torch.nn.CrossEntropyLoss()
     model.train()
@@ -39,15 +42,19 @@ def main():
         t0, n = time.perf_counter(), 0
         for x, y in dl:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if a.bf16:
+                x = x.contiguous(memory_format=torch.channels_last)
             opt.zero_grad(set_to_none=True)
-            lossf(model(x), y).backward()
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.bf16):
+                loss = lossf(model(x), y)
+            loss.backward()
             opt.step()
             n += x.shape[0]
         if device.type == "cuda":
             torch.cuda.synchronize()
         s = time.perf_counter() - t0
         print(json.dumps({"kind": "pytorch_epoch", "epoch": epoch, "images": n, "seconds": round(s, 3),
-                          "imagesPerSecond": round(n / s, 1)}), flush=True)
+                          "imagesPerSecond": round(n / s, 1), "bf16": a.bf16}), flush=True)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 const machine = `${cores} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, no GPU`
+// Whether precision 'auto' takes bf16 on this processor (as device::cpu_has_native_bf16 decides).
+const bf16Here = process.arch === 'x64' && /\bavx512_bf16\b/.test(readFileSync('/proc/cpuinfo', 'utf8'))
 
 const pythonPath = execFileSync('bash', ['bench/setup-python.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim()
 // Both sides: libtorch's huge pages for large CPU tensors (the facade turns them on by default)
@@ -77,8 +79,11 @@ const steps = {}
 for (let round = 1; round <= size.rounds; round++) {
   for (const arch of ['resnet18', 'resnet34']) {
     const common = ['--arch', arch, '--batch-size', '32', '--image-size', '128', '--steps', String(size.steps), '--warmup', String(size.warmup), '--threads', String(cores)]
-    const sides = (steps[arch] ??= { pytorch: [], contiguous: [], channelsLast: [], channelsLastUncached: [] })
+    const sides = (steps[arch] ??= { pytorch: [], pytorchBf16: [], projectDefault: [], contiguous: [], channelsLast: [], channelsLastUncached: [] })
     sides.pytorch.push((await run(`round ${round}: PyTorch ${arch} step`, ...python('pytorch_train_step.py', common))).rows[0].imagesPerSecond)
+    sides.pytorchBf16.push((await run(`round ${round}: PyTorch ${arch} step, bf16 autocast + channels_last`, ...python('pytorch_train_step.py', [...common, '--bf16', '--channels-last']))).rows[0].imagesPerSecond)
+    // The project as a user gets it: precision 'auto' (bf16 autocast where the CPU has native bf16).
+    sides.projectDefault.push((await run(`round ${round}: project ${arch} step, defaults`, 'bash', [...cargoExample('train-step-bench'), ...common, '--layout', 'channels-last', '--precision', 'auto'])).rows[0].imagesPerSecond)
     sides.contiguous.push((await run(`round ${round}: project ${arch} step, contiguous`, 'bash', [...cargoExample('train-step-bench'), ...common, '--layout', 'contiguous'])).rows[0].imagesPerSecond)
     sides.channelsLast.push((await run(`round ${round}: project ${arch} step, channels_last`, 'bash', [...cargoExample('train-step-bench'), ...common, '--layout', 'channels-last'])).rows[0].imagesPerSecond)
     // Before the caching CPU allocator (docs/NOTES.md, "Host memory"), for the before/after.
@@ -86,7 +91,9 @@ for (let round = 1; round <= size.rounds; round++) {
   }
 }
 for (const [arch, sides] of Object.entries(steps)) {
-  row(`training step ${arch}, fp32, batch 32, 128 px: project default (channels_last) vs PyTorch default`, 'img/s', median(sides.channelsLast), median(sides.pytorch), true, 1.15)
+  row(`training step ${arch}, batch 32, 128 px: project defaults (precision auto = ${bf16Here ? 'bf16' : 'fp32'} here, channels_last) vs PyTorch default (eager fp32)`, 'img/s', median(sides.projectDefault), median(sides.pytorch), true, 1.5)
+  row(`training step ${arch}: project defaults vs PyTorch with bf16 autocast + channels_last (what bf16 alone gives)`, 'img/s', median(sides.projectDefault), median(sides.pytorchBf16), true, null)
+  row(`training step ${arch}, fp32, batch 32, 128 px: project channels_last vs PyTorch default`, 'img/s', median(sides.channelsLast), median(sides.pytorch), true, 1.15)
   row(`training step ${arch}, fp32, batch 32, 128 px: both contiguous`, 'img/s', median(sides.contiguous), median(sides.pytorch), true, 1.0)
   row(`training step ${arch}, channels_last, before the caching CPU allocator (RESNET_NAPI_CPU_CACHE_MB=0)`, 'img/s', median(sides.channelsLastUncached), median(sides.pytorch), true, null)
 }
@@ -103,12 +110,14 @@ const torchEpochArgs = ['--data', trainDir, '--image-size', '128', '--batch-size
 const torchBefore = await run('PyTorch epoch (before the project)', ...python('pytorch_epoch.py', torchEpochArgs))
 const project = await run('project epochs', 'node', ['bench/project_epoch.mjs', trainDir, valDir, String(size.epochs), '128', '64'])
 const torchAfter = await run('PyTorch epoch (after the project)', ...python('pytorch_epoch.py', torchEpochArgs))
+const torchBf16 = await run('PyTorch epoch, bf16 autocast + channels_last', ...python('pytorch_epoch.py', [...torchEpochArgs, '--bf16']))
 const epochs = project.rows.filter((r) => r.kind === 'project_epoch')
 const torchEpochs = [torchBefore, torchAfter].map((side) => one(side.rows, 'pytorch_epoch'))
 const torchRate = median(torchEpochs.map((epoch) => epoch.imagesPerSecond))
 // PyTorch's smaller peak: the comparison least favourable to the project.
 const torchPeak = Math.min(torchBefore.peakRssBytes, torchAfter.peakRssBytes)
-row(`end-to-end epoch 1 (cold decode), ${size.photos} JPEGs 300-1024 px, resnet18, 128 px, batch 64 (PyTorch: mean of a run before and after)`, 'img/s', epochs[0].imagesPerSecond, torchRate, true, 1.3)
+row(`end-to-end epoch 1 (cold decode), ${size.photos} JPEGs 300-1024 px, resnet18, 128 px, batch 64, project defaults (PyTorch: median of a run before and after)`, 'img/s', epochs[0].imagesPerSecond, torchRate, true, 2.0)
+row('end-to-end epoch 1: project defaults vs PyTorch with bf16 autocast + channels_last', 'img/s', epochs[0].imagesPerSecond, one(torchBf16.rows, 'pytorch_epoch').imagesPerSecond, true, null)
 row(`end-to-end epoch 2 (decoded cache), same; PyTorch has no cache: its epoch 1`, 'img/s', epochs[1].imagesPerSecond, torchRate, true, null)
 row(`peak RSS of the end-to-end run, process tree (project ${size.epochs} epochs, PyTorch 1 epoch with its workers, the smaller of its two runs)`, 'MB', project.peakRssBytes / 1e6, torchPeak / 1e6, false, 1.0)
 const drift = (epochs.at(-1).rssBytes - epochs[1].rssBytes) / epochs[1].rssBytes * 100
@@ -124,17 +133,29 @@ for (const [k, c] of ['a', 'b'].entries()) {
 }
 writeFileSync('bench/data/latency.txt', photoFiles.slice(0, size.latencyCalls).join('\n'))
 writeFileSync('bench/data/batch.txt', photoFiles.slice(0, size.batchImages).join('\n'))
-const predict = { projectLatencyMs: [], pytorchLatencyMs: [], projectImagesPerSecond: [], pytorchImagesPerSecond: [] }
+const predict = { projectLatencyMs: [], pytorchLatencyMs: [], pytorchBf16LatencyMs: [], projectImagesPerSecond: [], pytorchImagesPerSecond: [], pytorchBf16ImagesPerSecond: [] }
 for (let round = 1; round <= size.rounds; round++) {
   const torchPredict = await run(`round ${round}: PyTorch predict`, ...python('pytorch_predict.py', ['--arch', 'resnet34', '--image-size', '256', '--classes', '2', '--latency-files', 'bench/data/latency.txt', '--batch-files', 'bench/data/batch.txt', '--batch-size', '64']))
   const projectPredict = await run(`round ${round}: project predict`, 'node', ['bench/project_predict.mjs', tiny, 'bench/data/latency.txt', 'bench/data/batch.txt', 'resnet34', '256', '64'])
+  const torchBf16Predict = await run(`round ${round}: PyTorch predict, bf16 autocast + channels_last`, ...python('pytorch_predict.py', ['--arch', 'resnet34', '--image-size', '256', '--classes', '2', '--latency-files', 'bench/data/latency.txt', '--batch-files', 'bench/data/batch.txt', '--batch-size', '64', '--bf16']))
+  predict.pytorchBf16LatencyMs.push(one(torchBf16Predict.rows, 'pytorch_latency').medianMs)
+  predict.pytorchBf16ImagesPerSecond.push(one(torchBf16Predict.rows, 'pytorch_batch').imagesPerSecond)
   predict.pytorchLatencyMs.push(one(torchPredict.rows, 'pytorch_latency').medianMs)
   predict.projectLatencyMs.push(one(projectPredict.rows, 'project_latency').medianMs)
   predict.pytorchImagesPerSecond.push(one(torchPredict.rows, 'pytorch_batch').imagesPerSecond)
   predict.projectImagesPerSecond.push(one(projectPredict.rows, 'project_batch').imagesPerSecond)
 }
-row('predict latency, batch 1, resnet34, 256 px, JPEG path in (median)', 'ms', median(predict.projectLatencyMs), median(predict.pytorchLatencyMs), false, 1.0)
-row('predict throughput, batches of 64 JPEG paths, resnet34, 256 px', 'img/s', median(predict.projectImagesPerSecond), median(predict.pytorchImagesPerSecond), true, 1.0)
+row('predict latency, batch 1, resnet34, 256 px, JPEG path in (median), project defaults vs PyTorch eager fp32', 'ms', median(predict.projectLatencyMs), median(predict.pytorchLatencyMs), false, 0.7)
+row('predict latency: project defaults vs PyTorch with bf16 autocast + channels_last', 'ms', median(predict.projectLatencyMs), median(predict.pytorchBf16LatencyMs), false, null)
+row('predict throughput, batches of 64 JPEG paths, resnet34, 256 px, project defaults vs PyTorch eager fp32', 'img/s', median(predict.projectImagesPerSecond), median(predict.pytorchImagesPerSecond), true, 1.5)
+row('predict throughput: project defaults vs PyTorch with bf16 autocast + channels_last', 'img/s', median(predict.projectImagesPerSecond), median(predict.pytorchBf16ImagesPerSecond), true, null)
+
+// 4b. The event loop while training in the same process (bench/event-loop.mjs), idle and busy.
+const loop = (await run('event loop while training', 'node', ['bench/event-loop.mjs', ...(quick ? ['--quick'] : [])])).rows
+for (const busy of [false, true]) {
+  const chosen = loop.find((r) => r.busy === busy && r.setting === 'default')
+  row(`event loop while training resnet18 64 px in the same process, ${busy ? 'beside one busy process per core' : 'idle machine'}: largest gap of a 5 ms timer (p99 ${chosen.p99GapMs} ms)`, 'ms', chosen.maxGapMs, null, false, 100, 'project')
+}
 
 // 6. Scaling: the loader's images/s on folders of growing size (cache off, 128 px), medians of the rounds.
 // Every size reads the same number of images (the largest folder's count: 16 passes over 1k,
@@ -170,7 +191,7 @@ const report = {
   gpu: 'not run: no GPU machine was lent to this session (see docs/results for the GPU runs)',
   rows: results,
   rounds: size.rounds,
-  details: { trainingSteps: steps, trainingEpochs: epochs, pytorchEpochs: torchEpochs, predict, scaling: rates },
+  details: { trainingSteps: steps, trainingEpochs: epochs, pytorchEpochs: torchEpochs, pytorchBf16Epoch: one(torchBf16.rows, 'pytorch_epoch'), predict, eventLoop: loop, scaling: rates },
 }
 mkdirSync('bench/results', { recursive: true })
 writeFileSync('bench/results/latest.json', JSON.stringify(report, null, 2) + '\n')

@@ -189,6 +189,11 @@ export interface RuntimeInfo {
   cudaAvailable: boolean
   cudaDeviceCount: number
   threads: number
+  /**
+   * Whether this processor computes bfloat16 natively: `precision: 'auto'` then runs bf16
+   * autocast on the CPU too.
+   */
+  cpuNativeBf16: boolean
 }
 
 export declare function startTraining(options: NativeTrainOptions, onEvent: (event: any) => void, onDone: (error: Error | null, result: NativeTrainResult) => void): NativeTraining

@@ -6,7 +6,7 @@ import { SingleBar, Presets } from 'cli-progress'
 import { statSync } from 'node:fs'
 import { resnetError, type ResnetError } from './errors'
 import { evaluate, loadModel, train } from './index'
-import type { Arch, EpochSummary, TrainOptions } from './types'
+import type { Arch, EpochSummary, LoadOptions, TrainOptions } from './types'
 
 const BAD_INPUT = new Set(['ERR_INVALID_OPTION', 'ERR_DATASET', 'ERR_MODEL_FILE', 'ERR_IMAGE_DECODE'])
 
@@ -128,7 +128,8 @@ async function runTrain(flags: Record<string, unknown>): Promise<void> {
 async function runEvaluate(flags: Record<string, unknown>): Promise<void> {
   const json = Boolean(flags.json)
   try {
-    const result = await evaluate(flags.model as string, flags.data as string, { batchSize: flags.batchSize as number | undefined, tta: flags.tta === true })
+    const model = await loadModel(flags.model as string, { precision: flags.precision as LoadOptions['precision'] })
+    const result = await evaluate(model, flags.data as string, { batchSize: flags.batchSize as number | undefined, tta: flags.tta === true })
     if (json) return console.log(JSON.stringify(result))
     console.log(`${result.count} images: loss ${result.loss.toFixed(4)}  top-1 ${percent(result.accuracy)}  top-5 ${percent(result.top5)}`)
     console.table(result.perClass.map((c) => ({ class: c.class, precision: c.precision.toFixed(3), recall: c.recall.toFixed(3), f1: c.f1.toFixed(3), support: c.support })))
@@ -145,7 +146,7 @@ async function runEvaluate(flags: Record<string, unknown>): Promise<void> {
 async function runPredict(images: string[], flags: Record<string, unknown>): Promise<void> {
   const json = Boolean(flags.json)
   try {
-    const model = await loadModel(flags.model as string)
+    const model = await loadModel(flags.model as string, { precision: flags.precision as LoadOptions['precision'] })
     const results = await model.predict(images, { topK: flags.topK as number | undefined, tta: flags.tta === true })
     if (json) return console.log(JSON.stringify(images.map((image, i) => ({ image, predictions: results[i] }))))
     images.forEach((image, i) => {
@@ -214,7 +215,7 @@ program
   .option('--resume <dir>', "continue a previous run from its last completed epoch")
   .option('--pretrained <source>', "fine-tune from 'imagenet' (torchvision's weights, downloaded once), a torchvision state_dict (.safetensors) or a saved model directory")
   .option('--freeze-epochs <n>', 'with --pretrained: epochs training only the new head first (default 1; recipe notebook: 0)', integer)
-  .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 autocast on CUDA)')
+  .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 autocast on CUDA and on CPUs with native bf16)')
   .option('--json', 'print the result as JSON instead of progress')
   .action((flags) => runTrain(flags))
 
@@ -225,6 +226,7 @@ program
   .requiredOption('--data <dir>', 'folder to evaluate on')
   .option('--batch-size <n>', 'images per batch (default 64)', integer)
   .option('--tta', 'test-time augmentation: average each image with its mirror image')
+  .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 on CUDA and on CPUs with native bf16)')
   .option('--json', 'print the result as JSON')
   .action((flags) => runEvaluate(flags))
 
@@ -234,6 +236,7 @@ program
   .requiredOption('--model <dir>', 'saved model directory')
   .option('--top-k <n>', 'classes to show per image (default 5)', integer)
   .option('--tta', 'test-time augmentation: average each image with its mirror image')
+  .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 on CUDA and on CPUs with native bf16)')
   .option('--json', 'print the result as JSON')
   .argument('<images...>', 'image files')
   .action((images, flags) => runPredict(images, flags))

@@ -6,12 +6,12 @@
 use clap::Parser;
 use resnet_core::config::{Arch, OptimizerConfig, OptimizerKind, Precision, Preprocess};
 use resnet_core::device::parse_device;
+use resnet_core::inference::Output;
 use resnet_core::model::layout::{channels_last, convert_to_channels_last};
 use resnet_core::model::saved::SavedModel;
 use resnet_core::train::optimizer::Optimizer;
 use resnet_core::train::step::{train_step, StepSettings};
 use std::time::Instant;
-use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
 
 #[derive(Parser)]
@@ -44,6 +44,9 @@ struct Args {
     /// train (one update per step) | infer (a forward pass without gradients)
     #[arg(long, default_value = "train")]
     mode: String,
+    /// infer: without batch norm folded into the convolutions (for the ablation)
+    #[arg(long)]
+    unfolded: bool,
 }
 
 fn main() -> resnet_core::Result<()> {
@@ -57,17 +60,22 @@ fn main() -> resnet_core::Result<()> {
     let classes = (0..args.classes).map(|i| format!("class{i}")).collect();
     let mut model = SavedModel::new_seeded(0, arch, classes, args.image_size as u32, Preprocess::standard(), None, device)?;
     model.precision = precision;
+    // Inference runs the folded network, as a loaded model does (after the layout is set).
+    let fold = args.mode == "infer" && !args.unfolded;
     let mut input = Tensor::f_randn([args.batch_size, 3, args.image_size, args.image_size], (Kind::Float, device))?;
     if args.layout == "channels-last" {
         convert_to_channels_last(&model.vs)?;
         input = channels_last(&input)?;
+    }
+    if fold {
+        model.fold_batch_norm()?;
     }
     let labels = Tensor::f_randint(args.classes, [args.batch_size], (Kind::Int64, device))?;
     let mut optimizer = Optimizer::new(&model.vs, OptimizerConfig::new(OptimizerKind::Adam))?;
     let settings = StepSettings { label_smoothing: 0.0, class_weights: None, gradient_clip: None, bf16: precision.uses_bf16(device), device };
     let mut step = || -> resnet_core::Result<()> {
         match args.mode.as_str() {
-            "infer" => model.run_network(&input, |net, input| net.forward_t(input, false)).map(drop),
+            "infer" => model.run_network(&input, Output::Logits).map(drop),
             _ => train_step(&model.net, &mut optimizer, &input, &labels, 0.005, &settings).map(drop),
         }
     };
@@ -87,7 +95,7 @@ fn main() -> resnet_core::Result<()> {
         "{}",
         serde_json::json!({
             "arch": args.arch, "batchSize": args.batch_size, "imageSize": args.image_size,
-            "layout": args.layout, "device": args.device, "precision": args.precision, "mode": args.mode,
+            "layout": args.layout, "device": args.device, "precision": args.precision, "mode": args.mode, "folded": fold,
             "steps": args.steps, "seconds": seconds,
             "imagesPerSecond": images_per_second, "threads": tch::get_num_threads(),
             "cpuCache": { "cachedBytes": cache.cached_bytes, "hits": cache.hits, "misses": cache.misses },

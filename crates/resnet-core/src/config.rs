@@ -239,10 +239,11 @@ impl ClassWeights {
     }
 }
 
-/// The arithmetic of training's forward and backward passes.
+/// The arithmetic of the forward and backward passes, in training and inference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
-    /// bf16 autocast on CUDA, float32 on the CPU (where bf16 is rarely faster).
+    /// bf16 autocast on CUDA and on processors that compute bfloat16 natively
+    /// (`device::cpu_has_native_bf16`), float32 on other processors (where bf16 is emulated).
     Auto,
     Fp32,
     /// bf16 autocast: convolutions and matrix products in bfloat16, reductions and the loss
@@ -263,7 +264,7 @@ impl Precision {
     /// Whether this precision autocasts to bf16 on `device`.
     pub fn uses_bf16(self, device: tch::Device) -> bool {
         match self {
-            Precision::Auto => device.is_cuda(),
+            Precision::Auto => device.is_cuda() || (device == tch::Device::Cpu && crate::device::cpu_has_native_bf16()),
             Precision::Fp32 => false,
             Precision::Bf16 => true,
         }

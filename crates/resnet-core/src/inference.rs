@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::host_reads::to_host;
 use crate::metrics::{Evaluation, OutcomeRows, RunningTally, SampleOutcome, Tally};
 use crate::model::layout::channels_last;
-use crate::model::resnet::ResNet;
 use crate::model::saved::SavedModel;
 use crate::precision::maybe_autocast;
 use rayon::prelude::*;
@@ -34,6 +33,15 @@ impl ImageInput {
             ImageInput::Bytes(_) => format!("<buffer #{position}>"),
         }
     }
+}
+
+/// What a forward pass for inference returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The classifier's outputs, one per class.
+    Logits,
+    /// The pooled features before the classifier (512 or 2048 per input).
+    Features,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,13 +93,13 @@ impl SavedModel {
     /// The pooled features before the classifier (512 or 2048 numbers per input), for
     /// similarity search. Inputs are prepared exactly as for `predict`.
     pub fn embed(&self, inputs: &[ImageInput]) -> Result<Vec<Vec<f32>>> {
-        self.per_input_rows(inputs, |net, input| net.features_t(input, false))
+        self.per_input_rows(inputs, Output::Features)
     }
 
     /// The raw classifier outputs (one number per class and input, before softmax): what an
     /// exported ONNX graph gives for the same input.
     pub fn logits(&self, inputs: &[ImageInput]) -> Result<Vec<Vec<f32>>> {
-        self.per_input_rows(inputs, |net, input| net.forward_t(input, false))
+        self.per_input_rows(inputs, Output::Logits)
     }
 
     /// The exact input tensor the network sees for `inputs`: NCHW float32, decoded, resized
@@ -103,28 +111,35 @@ impl SavedModel {
         Ok((Vec::<f32>::try_from(tensor.f_flatten(0, -1)?)?, [inputs.len(), 3, side, side]))
     }
 
-    /// The network's output for a prepared input batch (NCHW, on the model's device), through
-    /// `forward` (the whole network or its features), without gradients, in float32. A
-    /// channels_last model gets its input in that layout too, as oneDNN and cuDNN convolve it
-    /// faster (a no-op for inputs from `DeviceInput`, already laid out so). Under bf16
+    /// The network's `output` for a prepared input batch (NCHW, on the model's device), in
+    /// eval mode without gradients, in float32; through the folded network once there is one.
+    /// A channels_last model gets its input in that layout too, as oneDNN and cuDNN convolve
+    /// it faster (a no-op for inputs from `DeviceInput`, already laid out so). Under bf16
     /// autocast where `precision` says so.
-    pub fn run_network(&self, input: &Tensor, forward: impl Fn(&ResNet, &Tensor) -> Tensor) -> Result<Tensor> {
+    pub fn run_network(&self, input: &Tensor, output: Output) -> Result<Tensor> {
         let _guard = tch::no_grad_guard();
         let input = if self.is_channels_last() { channels_last(input)? } else { input.shallow_clone() };
-        let output = maybe_autocast(self.infers_in_bf16(), self.device(), || Ok(forward(&self.net, &input)))?;
-        Ok(output.f_to_kind(tch::Kind::Float)?)
+        let result = maybe_autocast(self.infers_in_bf16(), self.device(), || {
+            Ok(match (&self.folded, output) {
+                (Some(folded), Output::Logits) => folded.logits(&input),
+                (Some(folded), Output::Features) => folded.features(&input),
+                (None, Output::Logits) => self.net.forward_t(&input, false),
+                (None, Output::Features) => self.net.features_t(&input, false),
+            })
+        })?;
+        Ok(result.f_to_kind(tch::Kind::Float)?)
     }
 
     /// Runs `forward` on batches of prepared inputs; one row of its `[n, width]` output per input.
-    fn per_input_rows(&self, inputs: &[ImageInput], forward: impl Fn(&ResNet, &Tensor) -> Tensor) -> Result<Vec<Vec<f32>>> {
+    fn per_input_rows(&self, inputs: &[ImageInput], output: Output) -> Result<Vec<Vec<f32>>> {
         let device_input = self.device_input()?;
         let mut rows = Vec::with_capacity(inputs.len());
         for (chunk_index, chunk) in inputs.chunks(PREDICT_BATCH).enumerate() {
             let pixels = self.decode_inputs(chunk, chunk_index * PREDICT_BATCH)?;
             let input = device_input.images(&pixels, chunk.len())?;
-            let output = to_host(&self.run_network(&input, &forward)?)?.f_contiguous()?;
-            let width = output.size().last().copied().unwrap_or(0).max(1) as usize;
-            let flat = Vec::<f32>::try_from(output.f_flatten(0, -1)?)?;
+            let rows_out = to_host(&self.run_network(&input, output)?)?.f_contiguous()?;
+            let width = rows_out.size().last().copied().unwrap_or(0).max(1) as usize;
+            let flat = Vec::<f32>::try_from(rows_out.f_flatten(0, -1)?)?;
             rows.extend(flat.chunks_exact(width).map(<[f32]>::to_vec));
         }
         Ok(rows)
@@ -135,11 +150,11 @@ impl SavedModel {
     /// and its mirror image's softmax, which softmax, top-k and cross-entropy read as they read
     /// logits.
     fn class_scores(&self, input: &Tensor, tta: bool) -> Result<Tensor> {
-        let logits = self.run_network(input, |net, input| net.forward_t(input, false))?;
+        let logits = self.run_network(input, Output::Logits)?;
         if !tta {
             return Ok(logits);
         }
-        let mirrored = self.run_network(&input.f_flip([3])?, |net, input| net.forward_t(input, false))?;
+        let mirrored = self.run_network(&input.f_flip([3])?, Output::Logits)?;
         let mean = (logits.f_softmax(1, tch::Kind::Float)? + mirrored.f_softmax(1, tch::Kind::Float)?) / 2.0;
         Ok(mean.f_log()?)
     }

@@ -54,3 +54,23 @@ pub fn write_dataset(root: &Path, train: usize, test: usize) {
         write_class(&root.join("test").join(class), kind, test, kind as u32 + 100);
     }
 }
+
+/// Batch-norm parameters and statistics away from their initial 1 / 0, so that every
+/// tensor of the file matters to the outputs.
+pub fn randomise_batch_norm(model: &resnet_core::SavedModel) {
+    let _guard = tch::no_grad_guard();
+    for (name, mut tensor) in model.vs.variables() {
+        let shape = tensor.size();
+        let options = (tch::Kind::Float, tch::Device::Cpu);
+        let value = if name.ends_with("running_var") {
+            tch::Tensor::rand(&shape, options) + 0.5
+        } else if name.ends_with("running_mean") || (name.contains("bn") || name.contains("downsample.1")) && name.ends_with("bias") {
+            tch::Tensor::randn(&shape, options) * 0.1
+        } else if (name.contains("bn") || name.contains("downsample.1")) && name.ends_with("weight") {
+            tch::Tensor::randn(&shape, options) * 0.1 + 1.0
+        } else {
+            continue;
+        };
+        tensor.copy_(&value);
+    }
+}

@@ -5,11 +5,13 @@
 //! The torchvision side runs in Python (tests/parity/torchvision_side.py) with the
 //! PYTHONPATH in RESNET_NAPI_TEST_PYTHONPATH, which scripts/test.sh sets from
 //! bench/setup-python.sh (torch 2.11.0, torchvision 0.26.0, safetensors).
+mod common;
+use common::randomise_batch_norm;
 use resnet_core::model::saved::SavedModel;
-use resnet_core::{Arch, Preprocess};
+use resnet_core::inference::Output;
+use resnet_core::{Arch, Precision, Preprocess};
 use std::path::Path;
 use std::process::Command;
-use tch::nn::ModuleT;
 use tch::{Device, Tensor};
 
 const TOLERANCE: f64 = 1e-4;
@@ -35,9 +37,11 @@ fn input(dir: &Path) -> Tensor {
     named.into_iter().find(|(name, _)| name == "input").unwrap().1
 }
 
-/// The logits of inference's own path (which follows the model's layout).
-fn logits(model: &SavedModel, input: &Tensor) -> Tensor {
-    model.run_network(input, |net, input| net.forward_t(input, false)).unwrap()
+/// The logits of inference's own path (which follows the model's layout), in float32 (the
+/// precision torchvision's side computes in; 'auto' may pick bf16 on this processor).
+fn logits(model: &mut SavedModel, input: &Tensor) -> Tensor {
+    model.precision = Precision::Fp32;
+    model.run_network(input, Output::Logits).unwrap()
 }
 
 #[test]
@@ -46,10 +50,10 @@ fn torchvision_weights_load_here_and_give_the_same_logits() {
     python("export", dir.path());
     let input = input(dir.path());
     for arch in Arch::ALL {
-        let model = SavedModel::load(&dir.path().join(arch.name()), Device::Cpu).unwrap();
+        let mut model = SavedModel::load(&dir.path().join(arch.name()), Device::Cpu).unwrap();
         assert!(!model.is_channels_last(), "a loaded model starts in the standard layout");
         let theirs = Tensor::read_safetensors(dir.path().join(arch.name()).join("torchvision_logits.safetensors")).unwrap().remove(0).1;
-        let difference = (logits(&model, &input) - theirs).abs().max().double_value(&[]);
+        let difference = (logits(&mut model, &input) - theirs).abs().max().double_value(&[]);
         assert!(difference < TOLERANCE, "{}: largest logit difference {difference}", arch.name());
 
         // Laid out channels_last (the Node API's default for inference), the model computes
@@ -57,7 +61,7 @@ fn torchvision_weights_load_here_and_give_the_same_logits() {
         model.set_channels_last(true).unwrap();
         assert!(model.is_channels_last());
         let theirs = Tensor::read_safetensors(dir.path().join(arch.name()).join("torchvision_logits_channels_last.safetensors")).unwrap().remove(0).1;
-        let difference = (logits(&model, &input) - theirs).abs().max().double_value(&[]);
+        let difference = (logits(&mut model, &input) - theirs).abs().max().double_value(&[]);
         assert!(difference < TOLERANCE, "{} channels_last: largest logit difference {difference}", arch.name());
     }
 }
@@ -70,11 +74,11 @@ fn models_saved_here_load_into_torchvision_and_give_the_same_logits() {
     tch::manual_seed(1);
     for arch in Arch::ALL {
         let classes = (0..7).map(|i| format!("c{i}")).collect();
-        let model = SavedModel::new(arch, classes, 64, Preprocess::notebook(), None, Device::Cpu).unwrap();
+        let mut model = SavedModel::new(arch, classes, 64, Preprocess::notebook(), None, Device::Cpu).unwrap();
         randomise_batch_norm(&model);
         let arch_dir = dir.path().join(arch.name());
         model.save(&arch_dir).unwrap();
-        Tensor::write_safetensors(&[("logits", logits(&model, &input))], arch_dir.join("project_logits.safetensors")).unwrap();
+        Tensor::write_safetensors(&[("logits", logits(&mut model, &input))], arch_dir.join("project_logits.safetensors")).unwrap();
     }
     let report: serde_json::Value = serde_json::from_str(&python("check", dir.path())).unwrap();
     for arch in Arch::ALL {
@@ -83,25 +87,5 @@ fn models_saved_here_load_into_torchvision_and_give_the_same_logits() {
         assert_eq!(row["unexpected"], serde_json::json!([]), "{}: {row}", arch.name());
         let difference = row["maxDifference"].as_f64().unwrap();
         assert!(difference < TOLERANCE, "{}: largest logit difference {difference}", arch.name());
-    }
-}
-
-/// Batch-norm parameters and statistics away from their initial 1 / 0, so that every
-/// tensor of the file matters to the outputs.
-fn randomise_batch_norm(model: &SavedModel) {
-    let _guard = tch::no_grad_guard();
-    for (name, mut tensor) in model.vs.variables() {
-        let shape = tensor.size();
-        let options = (tch::Kind::Float, Device::Cpu);
-        let value = if name.ends_with("running_var") {
-            Tensor::rand(&shape, options) + 0.5
-        } else if name.ends_with("running_mean") || (name.contains("bn") || name.contains("downsample.1")) && name.ends_with("bias") {
-            Tensor::randn(&shape, options) * 0.1
-        } else if (name.contains("bn") || name.contains("downsample.1")) && name.ends_with("weight") {
-            Tensor::randn(&shape, options) * 0.1 + 1.0
-        } else {
-            continue;
-        };
-        tensor.copy_(&value);
     }
 }

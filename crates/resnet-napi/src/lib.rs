@@ -15,6 +15,9 @@ pub struct RuntimeInfo {
     pub cuda_available: bool,
     pub cuda_device_count: u32,
     pub threads: i32,
+    /// Whether this processor computes bfloat16 natively: `precision: 'auto'` then runs bf16
+    /// autocast on the CPU too.
+    pub cpu_native_bf16: bool,
 }
 
 #[napi(catch_unwind)]
@@ -23,5 +26,6 @@ pub fn runtime_info() -> RuntimeInfo {
         cuda_available: resnet_core::device::cuda_available(),
         cuda_device_count: resnet_core::device::cuda_device_count() as u32,
         threads: resnet_core::device::thread_count() as i32,
+        cpu_native_bf16: resnet_core::device::cpu_has_native_bf16(),
     }
 }

@@ -166,6 +166,8 @@ impl Task for LoadTask {
             let mut model = SavedModel::load(&self.dir, parse_device(&self.device)?)?;
             model.set_channels_last(self.channels_last)?;
             model.precision = Precision::parse(&self.precision)?;
+            // A loaded model only infers: batch norm folded into the convolutions.
+            model.fold_batch_norm()?;
             Ok(model)
         })
     }

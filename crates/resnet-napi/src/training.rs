@@ -85,8 +85,13 @@ pub fn start_training(
             drop(on_event);
             let outcome = outcome?;
             // Inference in the layout training used (channels_last unless turned off), as a
-            // model loaded with the default options.
-            guarded(|| outcome.model.set_channels_last(config.channels_last.unwrap_or(true)))?;
+            // model loaded with the default options, with batch norm folded: the model is not
+            // trained further.
+            let mut outcome = outcome;
+            guarded(|| {
+                outcome.model.set_channels_last(config.channels_last.unwrap_or(true))?;
+                outcome.model.fold_batch_norm()
+            })?;
             let review_json = outcome.review.as_ref().map(serde_json::to_string).transpose().map_err(|e| napi::Error::from_reason(e.to_string()))?;
             let thumbnails = outcome.review.map(|review| review.worst.into_iter().map(|sample| sample.thumbnail).collect()).unwrap_or_default();
             Ok(NativeTrainResult {

@@ -1,5 +1,6 @@
 //! The network, its saved form, and the loaded classifier.
 pub mod blocks;
+pub mod folded;
 pub mod layout;
 pub mod meta;
 pub mod resnet;

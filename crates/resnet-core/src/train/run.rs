@@ -358,14 +358,20 @@ impl<'a> Trainer<'a> {
         }
         let mut failed: Vec<(usize, Skipped)> = Vec::new();
         let order = (0..self.validation_samples.len()).filter(|i| !self.validation_broken.contains(i)).collect();
-        let (tally, outcomes) = self.model.evaluate_samples(
+        // Through the folded network, as the finished model infers (the same arithmetic, so
+        // `evaluate` on these images agrees with the last epoch's figures, in bf16 too); the
+        // next epoch trains the unfolded one.
+        self.model.fold_batch_norm()?;
+        let evaluated = self.model.evaluate_samples(
             self.validation_samples.clone(),
             order,
             self.config.batch_size,
             self.validation_pipeline.clone(),
             self.pool.clone(),
             &mut |index, skip| failed.push((index, skip)),
-        )?;
+        );
+        self.model.folded = None;
+        let (tally, outcomes) = evaluated?;
         // Each broken validation image is reported once and left out of later epochs.
         for (index, skip) in failed {
             self.validation_broken.insert(index);

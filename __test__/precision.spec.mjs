@@ -1,0 +1,47 @@
+// Inference precision: 'auto' is bf16 exactly where the processor computes bfloat16 natively
+// (runtimeInfo says which), 'fp32' is the float32 path, and bf16 logits stay close to
+// float32's and rank alike. A loaded model folds batch norm and computes as the trained one.
+import test from 'ava'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { makeDataset, sampleJpeg } from '../scripts/make-dataset.mjs'
+import { resnet, temporaryDir } from './helpers.mjs'
+
+test('runtimeInfo names the CPU path that precision auto takes', (t) => {
+  const info = resnet.runtimeInfo()
+  t.is(typeof info.cpuNativeBf16, 'boolean')
+  if (process.arch === 'x64') {
+    const flags = readFileSync('/proc/cpuinfo', 'utf8')
+    t.is(info.cpuNativeBf16, /\bavx512_bf16\b/.test(flags))
+  }
+})
+
+test('precision auto, fp32 and bf16 at load: bf16 logits are close to fp32 and rank alike', async (t) => {
+  const dir = temporaryDir(t)
+  const data = join(dir, 'shapes')
+  makeDataset(data, { train: 8, test: 2, maxSize: 80 })
+  const output = join(dir, 'model')
+  const { model: trained } = await resnet.train({ data, output, arch: 'resnet18', imageSize: 48, epochs: 1, batchSize: 8, device: 'cpu', seed: 2, precision: 'fp32' })
+  const images = [sampleJpeg('disc'), sampleJpeg('stripes'), sampleJpeg('square')]
+  const logits = async (precision) => {
+    const model = await resnet.loadModel(output, { device: 'cpu', precision })
+    const rows = await model.logits(images)
+    model.dispose()
+    return rows.map((row) => [...row])
+  }
+  const [fp32, bf16, auto] = [await logits('fp32'), await logits('bf16'), await logits('auto')]
+  t.deepEqual(auto, resnet.runtimeInfo().cpuNativeBf16 ? bf16 : fp32)
+  // The model train() returned (trained in fp32) infers in fp32, folded like the loaded one.
+  t.deepEqual((await trained.logits(images)).map((row) => [...row]), fp32)
+  trained.dispose()
+  const argmax = (row) => row.indexOf(Math.max(...row))
+  let largest = 0
+  for (const [i, row] of fp32.entries()) {
+    t.is(argmax(bf16[i]), argmax(row), `image ${i}`)
+    for (const [j, value] of row.entries()) largest = Math.max(largest, Math.abs(value - bf16[i][j]))
+  }
+  t.log(`bf16 against fp32: largest logit difference ${largest.toExponential(2)}`)
+  t.true(largest > 0, 'bf16 computes differently')
+  t.true(largest < 0.25, `bf16 logits differ by ${largest}`)
+  await t.throwsAsync(resnet.loadModel(output, { precision: 'fp16' }), { code: 'ERR_INVALID_OPTION', message: /precision/ })
+})

@@ -1,0 +1,52 @@
+//! Batch norm folded into the convolutions for inference computes what the unfolded network
+//! does, up to float rounding: for every arch, in both layouts, logits and features.
+mod common;
+use common::randomise_batch_norm;
+use resnet_core::inference::Output;
+use resnet_core::{Arch, Precision, Preprocess, SavedModel};
+use tch::nn::ModuleT;
+use tch::{Device, Kind, Tensor};
+
+#[test]
+fn folded_batch_norm_gives_the_unfolded_outputs_for_every_arch() {
+    let _alone = common::alone();
+    tch::manual_seed(4);
+    let input = Tensor::randn([3, 3, 64, 64], (Kind::Float, Device::Cpu));
+    for arch in Arch::ALL {
+        let classes = (0..7).map(|i| format!("c{i}")).collect();
+        let mut model = SavedModel::new(arch, classes, 64, Preprocess::standard(), None, Device::Cpu).unwrap();
+        model.precision = Precision::Fp32;
+        // Away from the initial statistics (mean 0, var 1, weight 1, bias 0), where folding
+        // would change nothing; then running statistics drawn towards the activations' own,
+        // as training leaves them (random ones make logits in the hundreds).
+        randomise_batch_norm(&model);
+        tch::no_grad(|| {
+            for _ in 0..20 {
+                let _ = model.net.forward_t(&input, true);
+            }
+        });
+        for channels_last in [false, true] {
+            model.folded = None;
+            model.set_channels_last(channels_last).unwrap();
+            let unfolded = [Output::Logits, Output::Features].map(|output| model.run_network(&input, output).unwrap());
+            model.fold_batch_norm().unwrap();
+            let folded = [Output::Logits, Output::Features].map(|output| model.run_network(&input, output).unwrap());
+            for (what, (a, b)) in ["logits", "features"].iter().zip(unfolded.iter().zip(&folded)) {
+                assert_eq!(a.size(), b.size());
+                let difference = (a - b).abs().max().double_value(&[]);
+                let scale = a.abs().max().double_value(&[]);
+                // Logits within 1e-4; features, larger, within 1e-4 of their largest.
+                let tolerance = if *what == "logits" { 1e-4 } else { 1e-4 * scale.max(1.0) };
+                assert!(difference < tolerance, "{} {what} channels_last={channels_last}: differ by {difference} (largest {scale})", arch.name());
+                assert!(scale > 1e-2, "{} {what}: outputs too small to compare ({scale})", arch.name());
+            }
+        }
+        // Folding again in the other layout happens with set_channels_last itself.
+        model.set_channels_last(false).unwrap();
+        assert!(model.folded.is_some());
+        let refolded = model.run_network(&input, Output::Logits).unwrap();
+        model.folded = None;
+        let difference = (refolded - model.run_network(&input, Output::Logits).unwrap()).abs().max().double_value(&[]);
+        assert!(difference < 1e-4, "{}: refolded after a layout change differs by {difference}", arch.name());
+    }
+}
