@@ -16,6 +16,7 @@ import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { cpus } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { describeRow, makeRow } from './rows.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 process.chdir(root)
@@ -65,15 +66,11 @@ function save() {
     ...results.map((r) => `| ${r.name} | ${r.unit} | ${r.project} | ${r.pytorch ?? ''} | ${r.ratio ?? ''} | ${r.goal ?? ''} | ${r.met ?? ''} |`)]
   writeFileSync(join(out, 'gpu-latest.md'), `# GPU benchmark (${started})\n\nMachine: ${machine}.${document.complete ? '' : ' Incomplete: the run stopped early.'}\n\n${table.join('\n')}\n`)
 }
-const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits
-function row(name, unit, project, pytorch, higherIsBetter, goal, goalOn = 'ratio') {
-  const ratio = pytorch == null ? null : round(project / pytorch, 3)
-  const value = goalOn === 'ratio' ? ratio : project
-  const met = goal == null ? null : higherIsBetter ? value >= goal : value <= goal
-  const entry = { name, unit, project: round(project, 2), pytorch: pytorch == null ? null : round(pytorch, 2), ratio, higherIsBetter, goal, goalOn, met, machine }
+function row(...fields) {
+  const entry = makeRow(machine, ...fields)
   results.push(entry)
   save()
-  console.error(`[gpu-bench] ${name}: project ${entry.project} ${unit}, PyTorch ${entry.pytorch}, ratio ${ratio}, goal ${goal} -> ${met}`)
+  console.error(`[gpu-bench] ${describeRow(entry)}`)
 }
 
 // 1. Synthetic tensors: training steps and inference, torchvision eager against the project.

@@ -9,6 +9,7 @@ import { cpus } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { peakTreeRss } from './rss.mjs'
+import { describeRow, makeRow } from './rows.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 process.chdir(root)
@@ -58,15 +59,11 @@ const one = (rows, kind) => {
 }
 
 const results = []
-function row(name, unit, project, pytorch, higherIsBetter, goal, goalOn = 'ratio') {
-  const ratio = pytorch == null ? null : round(project / pytorch, 3)
-  const value = goalOn === 'ratio' ? ratio : project
-  const met = goal == null ? null : higherIsBetter ? value >= goal : value <= goal
-  const entry = { name, unit, project: round(project, 2), pytorch: pytorch == null ? null : round(pytorch, 2), ratio, higherIsBetter, goal, goalOn, met, machine }
+function row(...fields) {
+  const entry = makeRow(machine, ...fields)
   results.push(entry)
-  console.error(`[bench] ${name}: project ${entry.project} ${unit}, PyTorch ${entry.pytorch}, ratio ${ratio}, goal ${goal} -> ${met}`)
+  console.error(`[bench] ${describeRow(entry)}`)
 }
-const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits
 
 async function photos(n, classes = 80) {
   const dir = `bench/data/photos-${n}`

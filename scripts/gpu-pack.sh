@@ -19,7 +19,7 @@ xz -6 -T0 -c "$(command -v node)" > "$bundle/node.xz"
 cp -r dist package.json weights-manifest.json "$bundle/"
 cp native/binding.cjs native/*.node "$bundle/native/"
 cp scripts/gpu-check.mjs scripts/make-dataset.mjs "$bundle/scripts/"
-cp bench/gpu.mjs bench/project_epoch.mjs bench/project_predict.mjs bench/make_photos.py bench/pytorch_epoch.py \
+cp bench/gpu.mjs bench/rows.mjs bench/project_epoch.mjs bench/project_predict.mjs bench/make_photos.py bench/pytorch_epoch.py \
   bench/pytorch_loader.py bench/pytorch_predict.py bench/pytorch_train_step.py "$bundle/bench/"
 cp "${CARGO_TARGET_DIR:-target}/release/examples/train-step-bench" "$bundle/bin/"
 for module in uplot cli-progress commander jpeg-js pngjs; do cp -r "node_modules/$module" "$bundle/node_modules/"; done
