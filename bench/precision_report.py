@@ -12,7 +12,9 @@ settings = {
 }
 benches = {}
 for bench, goal in goals.items():
-    runs = [r for r in rows if r["bench"] == bench]
+    # Only seeds measured in both precisions compare (a run cut short leaves one side alone).
+    both = lambda seed: {r["precision"] for r in rows if r["bench"] == bench and r["seed"] == seed} == {"fp32", "bf16"}
+    runs = [r for r in rows if r["bench"] == bench and both(r["seed"])]
     mean = lambda p: statistics.mean(r["accuracy"] for r in runs if r["precision"] == p)
     seconds = lambda p: statistics.mean(r["trainSeconds"] for r in runs if r["precision"] == p)
     difference = mean("bf16") - mean("fp32")
