@@ -39,6 +39,11 @@ export declare class NativeModel {
 
 /** A running training; `abort()` asks it to stop. */
 export declare class NativeTraining {
+  /**
+   * Whether this process writes the run's files: true unless it is a rank other than 0
+   * of a distributed run.
+   */
+  get leader(): boolean
   abort(): void
 }
 
@@ -180,6 +185,13 @@ export interface NativeTrainOptions {
   precision?: string
   /** Channels-last memory layout for activations and convolution weights. @default true */
   channelsLast?: boolean
+  /** Keep batch norm as it is (statistics, scale and shift) while the rest trains. @default false */
+  freezeBatchNorm?: boolean
+  /**
+   * In a distributed run (WORLD_SIZE set, as torchrun does): seconds a rank waits for its
+   * peers before failing with ERR_DISTRIBUTED. @default 300
+   */
+  distributedTimeoutSeconds?: number
 }
 
 export declare function runtimeInfo(): RuntimeInfo

@@ -67,6 +67,11 @@ async function runTrain(flags: Record<string, unknown>): Promise<void> {
     pretrained: flags.pretrained as string | undefined,
     freezeEpochs: flags.freezeEpochs as number | undefined,
     precision: flags.precision as TrainOptions['precision'],
+    freezeBatchNorm: flags.freezeBatchNorm as boolean | undefined,
+    distributed:
+      flags.nprocPerNode === undefined && flags.distributedTimeout === undefined
+        ? undefined
+        : { nproc: flags.nprocPerNode as number | undefined, timeoutSeconds: flags.distributedTimeout as number | undefined },
     signal: controller.signal,
   }
   for (const key of Object.keys(options) as (keyof TrainOptions)[]) if (options[key] === undefined) delete options[key]
@@ -86,7 +91,8 @@ async function runTrain(flags: Record<string, unknown>): Promise<void> {
       if (!downloading) download.stop()
     })
     run.on('start', (e) => {
-      console.log(`Training on ${e.device}: ${e.trainImages} training and ${e.validationImages} validation images, ${e.classes.length} classes`)
+      const ranks = e.worldSize > 1 ? ` (rank 0 of ${e.worldSize}, ${e.backend})` : ''
+      console.log(`Training on ${e.device}${ranks}: ${e.trainImages} training and ${e.validationImages} validation images, ${e.classes.length} classes`)
       console.log(`  images per class: ${e.classes.map((name, index) => `${name} ${e.classCounts[index]}`).join(', ')}`)
     })
     run.on('warning', (e) => {
@@ -216,6 +222,9 @@ program
   .option('--pretrained <source>', "fine-tune from 'imagenet' (torchvision's weights, downloaded once), a torchvision state_dict (.safetensors) or a saved model directory")
   .option('--freeze-epochs <n>', 'with --pretrained: epochs training only the new head first (default 1; recipe notebook: 0)', integer)
   .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 autocast on CUDA and on CPUs with native bf16)')
+  .option('--freeze-batch-norm', 'keep batch norm as it is while the rest trains (FrozenBatchNorm2d)')
+  .option('--nproc-per-node <n>', 'data-parallel ranks to spawn on this machine, one per GPU (c10d Gloo); --batch-size is per rank', integer)
+  .option('--distributed-timeout <seconds>', 'seconds a rank waits for its peers before failing with ERR_DISTRIBUTED (default 300)', decimal)
   .option('--json', 'print the result as JSON instead of progress')
   .action((flags) => runTrain(flags))
 

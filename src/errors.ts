@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'ERR_LIBTORCH'
   | 'ERR_ABORTED'
   | 'ERR_IO'
+  | 'ERR_DISTRIBUTED'
 
 export interface ResnetError extends Error {
   code: ErrorCode

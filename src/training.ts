@@ -3,8 +3,9 @@
 import { EventEmitter } from 'node:events'
 import { resolve as resolvePath, join } from 'node:path'
 import type { NativeTrainOptions, NativeTrainResult, NativeTraining } from '../native/binding'
+import { runRanks } from './distributed'
 import { fromNative, resnetError } from './errors'
-import { Model } from './model'
+import { Model, loadModel } from './model'
 import { binding } from './native'
 import { ReportRecorder } from './report'
 import { imagenetWeights } from './weights'
@@ -21,6 +22,7 @@ const KNOWN_OPTIONS = [
   'cacheBytes', 'workers', 'cropScale', 'weightDecay', 'decayNormAndBias', 'momentum', 'nesterov', 'schedule',
   'warmupEpochs', 'labelSmoothing', 'gradientClip', 'monitor', 'patience', 'minDelta', 'resume',
   'pretrained', 'freezeEpochs', 'bodyLrFactor', 'precision', 'channelsLast', 'classWeights',
+  'freezeBatchNorm', 'distributed',
 ] as const
 
 /** `pretrained` naming torchvision's ImageNet weights for the arch, fetched by weights.ts. */
@@ -60,6 +62,12 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
   if (options.resume !== undefined) check.nonEmptyString('resume', options.resume)
   if (options.freezeEpochs !== undefined && options.freezeEpochs !== 0 && options.pretrained === undefined) {
     check.invalid('pretrained weights to freeze (set pretrained)', 'freezeEpochs', options.freezeEpochs)
+  }
+  const distributed = options.distributed
+  if (distributed !== undefined) {
+    if (distributed === null || typeof distributed !== 'object') check.invalid('an object like { nproc: 2 }', 'distributed', distributed)
+    check.knownKeys('distributed', distributed, ['nproc', 'timeoutSeconds'] as const)
+    check.integer('distributed.nproc', distributed.nproc, 1, 4096)
   }
   return {
     ...dataFields,
@@ -101,6 +109,8 @@ export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
     bodyLrFactor: check.positiveFraction('bodyLrFactor', options.bodyLrFactor),
     precision: check.oneOf('precision', options.precision, ['auto', 'fp32', 'bf16'] as const),
     channelsLast: check.boolean('channelsLast', options.channelsLast),
+    freezeBatchNorm: check.boolean('freezeBatchNorm', options.freezeBatchNorm),
+    distributedTimeoutSeconds: check.number('distributed.timeoutSeconds', distributed?.timeoutSeconds, 0, Number.MAX_VALUE),
   }
 }
 
@@ -119,8 +129,15 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
     const nativeOptions = toNativeOptions(options)
     this.#report = new ReportRecorder(nativeOptions.arch ?? 'resnet34', nativeOptions.output)
     const signal = options.signal
+    const nproc = options.distributed?.nproc
+    if (nproc !== undefined && process.env.WORLD_SIZE !== undefined) {
+      check.invalid('no distributed.nproc in a process that is already a rank (WORLD_SIZE is set, as torchrun does)', 'distributed.nproc', nproc)
+    }
     if (signal?.aborted) {
       this.#result = Promise.reject(resnetError('ERR_ABORTED', 'training was aborted before it started'))
+    } else if (nproc !== undefined) {
+      signal?.addEventListener('abort', () => this.abort(), { once: true })
+      this.#result = this.#launch(nproc, options, nativeOptions)
     } else {
       this.#result = new Promise<TrainResult>((resolve, reject) => {
         const onAbort = () => this.abort()
@@ -172,6 +189,32 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
     this.#native?.abort()
   }
 
+  /** Runs `nproc` ranks in child processes (distributed.ts); the model is rank 0's, loaded
+   *  from the output directory. */
+  async #launch(nproc: number, options: TrainOptions, nativeOptions: NativeTrainOptions): Promise<TrainResult> {
+    let pretrained = options.pretrained
+    if (pretrained === IMAGENET) {
+      // Fetched once here rather than by every rank.
+      pretrained = await imagenetWeights(nativeOptions.arch as Arch, (event) => this.#emitSafely('download', event), this.#beforeStart.signal)
+    }
+    const { signal: _signal, distributed, ...shared } = options
+    const rankOptions: TrainOptions = {
+      ...shared,
+      // Resolved once, so that every rank agrees on the default's time stamp.
+      output: nativeOptions.output,
+      pretrained,
+      distributed: distributed?.timeoutSeconds === undefined ? undefined : { timeoutSeconds: distributed.timeoutSeconds },
+    }
+    const summary = await runRanks(nproc, rankOptions, ({ type, ...payload }) => this.#emitSafely(type, payload as never), this.#beforeStart.signal)
+    const model = await loadModel(summary.output, {
+      device: options.device,
+      channelsLast: nativeOptions.channelsLast ?? true,
+      precision: options.precision,
+    })
+    this.#emitSafely('end', summary)
+    return { ...summary, model }
+  }
+
   /** Fetches ImageNet weights when asked for, then starts the native training thread. */
   async #start(nativeOptions: NativeTrainOptions, done: (error: Error | null, result: NativeTrainResult) => void): Promise<void> {
     if (nativeOptions.pretrained === IMAGENET) {
@@ -208,6 +251,8 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
   /** The report's path, or null after a 'warning' saying why it could not be written: a
    *  report is not worth losing the trained model for. */
   async #writeReport(write: () => Promise<string | null>): Promise<string | null> {
+    // Only rank 0 of a distributed run writes files.
+    if (this.#native && !this.#native.leader) return null
     try {
       return await write()
     } catch (error) {

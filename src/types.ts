@@ -84,6 +84,16 @@ export interface TrainOptions {
   /** Channels-last memory layout for activations and convolution weights (faster with
    *  oneDNN and cuDNN), in training and in the returned model's inference. @default true */
   channelsLast?: boolean
+  /** Keep batch norm as it is (running statistics, scale and shift; from `pretrained` or as
+   *  initialised) and normalise with it while the other layers train, as torchvision's
+   *  FrozenBatchNorm2d. Helps small per-GPU batches. @default false */
+  freezeBatchNorm?: boolean
+  /** Data-parallel training on PyTorch's c10d engine (Gloo). `nproc`: spawn that many ranks
+   *  on this machine (one per GPU when CUDA is used; `batchSize` is per rank). Under torchrun
+   *  (or anything that sets RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) every process is a
+   *  rank already and `nproc` must be left out. `timeoutSeconds`: how long a rank waits for
+   *  its peers before failing with ERR_DISTRIBUTED. @default { timeoutSeconds: 300 } */
+  distributed?: { nproc?: number; timeoutSeconds?: number }
   /** Side of the square input in pixels. @default 256 */
   imageSize?: number
   /** 'auto' picks CUDA when available. @default 'auto' */
@@ -126,6 +136,12 @@ export interface StartEvent {
   classCounts: number[]
   trainImages: number
   validationImages: number
+  /** This process's rank in a distributed run (0 otherwise; only rank 0 emits 'start'). */
+  rank: number
+  /** Processes training together; 1 for a single-process run. */
+  worldSize: number
+  /** The c10d backend averaging the gradients ('gloo'); null for a single-process run. */
+  backend: string | null
 }
 
 export interface BatchEvent {

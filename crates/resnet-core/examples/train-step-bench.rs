@@ -72,7 +72,8 @@ fn main() -> resnet_core::Result<()> {
     }
     let labels = Tensor::f_randint(args.classes, [args.batch_size], (Kind::Int64, device))?;
     let mut optimizer = Optimizer::new(&model.vs, OptimizerConfig::new(OptimizerKind::Adam))?;
-    let settings = StepSettings { label_smoothing: 0.0, class_weights: None, gradient_clip: None, bf16: precision.uses_bf16(device), device };
+    let settings =
+        StepSettings { label_smoothing: 0.0, class_weights: None, gradient_clip: None, bf16: precision.uses_bf16(device), device, freeze_batch_norm: false };
     let mut step = || -> resnet_core::Result<()> {
         match args.mode.as_str() {
             "infer" => model.run_network(&input, Output::Logits).map(drop),

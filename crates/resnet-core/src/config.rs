@@ -1,5 +1,6 @@
 //! Resolved options of a training run and the preprocessing a model carries with it.
 //! Defaults live here, once; the binding only fills in what the caller gave.
+use crate::distributed::Topology;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -482,6 +483,12 @@ pub struct TrainConfig {
     /// Lay activations and convolution weights out channels_last; `None`: on (faster on
     /// oneDNN and cuDNN alike).
     pub channels_last: Option<bool>,
+    /// Keep batch norm's statistics, scale and shift as they are (from `pretrained`, or as
+    /// initialised) and normalise with them while the rest trains.
+    pub freeze_batch_norm: bool,
+    /// This process's place in a data-parallel run (`Topology::from_env`); `None`: one
+    /// process trains alone. `batch_size` is per rank.
+    pub distributed: Option<Topology>,
 }
 
 impl TrainConfig {
@@ -517,6 +524,8 @@ impl TrainConfig {
             body_lr_factor: 0.1,
             precision: Precision::Auto,
             channels_last: None,
+            freeze_batch_norm: false,
+            distributed: None,
         };
         Recipe::Standard.apply(&mut config);
         config
@@ -567,6 +576,9 @@ impl TrainConfig {
             return invalid("an integer between 32 and 2048", "imageSize", self.image_size.to_string());
         }
         crate::device::parse_device(&self.device)?;
+        if let Some(topology) = &self.distributed {
+            topology.validate()?;
+        }
         self.augment.validate()?;
         self.preprocess.validate()
     }

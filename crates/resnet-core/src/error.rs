@@ -28,6 +28,11 @@ pub enum Error {
     #[error("training was aborted; the last completed epoch is saved in the output directory")]
     Aborted,
 
+    /// A data-parallel run lost a peer: it died, never arrived, or stopped answering within
+    /// the timeout. `rank` is the rank reporting it.
+    #[error("distributed training failed on rank {rank}: {reason}")]
+    Distributed { rank: usize, reason: String },
+
     /// A file system operation on the caller's paths failed.
     #[error("cannot {action} {path}: {source}")]
     Io { action: &'static str, path: PathBuf, source: std::io::Error },
@@ -46,6 +51,7 @@ impl Error {
             Error::Libtorch(_) => "ERR_LIBTORCH",
             Error::Aborted => "ERR_ABORTED",
             Error::Io { .. } => "ERR_IO",
+            Error::Distributed { .. } => "ERR_DISTRIBUTED",
         }
     }
 

@@ -3,10 +3,11 @@
 //!
 //! Reading order, bottom up: `error`, `config`, `device`, `fsutil`; `data` (folder scan,
 //! decode, transform, loader) beside `model` (blocks, resnet, weights, saved); `host_reads`,
-//! `metrics`; `train`, `inference` and `export` on top.
+//! `metrics`, `distributed` (c10d process groups); `train`, `inference` and `export` on top.
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod distributed;
 pub mod error;
 pub mod export;
 #[doc(hidden)]

@@ -156,16 +156,32 @@ impl RunningTally {
     /// The sums so far, copied to the host (one read).
     pub fn read(&mut self) -> Result<&Tally> {
         let sums = Vec::<f64>::try_from(to_host(&self.sums)?)?;
+        self.set_last_read(&sums, self.count);
+        Ok(&self.last_read)
+    }
+
+    /// As `read`, after `combine` has summed a copy of the sums (with the sample count
+    /// appended) over the ranks of a distributed run, in place.
+    pub fn read_combined(&mut self, combine: impl FnOnce(&Tensor) -> Result<()>) -> Result<&Tally> {
+        let count = Tensor::f_from_slice(&[self.count as f64])?.f_to_device(self.sums.device())?;
+        let packed = Tensor::f_cat(&[&self.sums, &count], 0)?;
+        combine(&packed)?;
+        let mut sums = Vec::<f64>::try_from(to_host(&packed)?)?;
+        let count = sums.pop().unwrap_or(0.0).round() as u64;
+        self.set_last_read(&sums, count);
+        Ok(&self.last_read)
+    }
+
+    fn set_last_read(&mut self, sums: &[f64], count: u64) {
         let classes = self.classes as usize;
         let whole = |value: f64| value.round() as u64;
         self.last_read = Tally {
             loss_sum: sums[0],
-            count: self.count,
+            count,
             correct: whole(sums[1]),
             top5_correct: whole(sums[2]),
             confusion: sums[3..].chunks_exact(classes.max(1)).map(|row| row.iter().copied().map(whole).collect()).collect(),
         };
-        Ok(&self.last_read)
     }
 
     /// The sums as of the last `read`.

@@ -90,6 +90,7 @@ fn compare_steps(variant: Variant) -> (f64, f64) {
         gradient_clip: variant.gradient_clip,
         bf16: false,
         device: Device::Cpu,
+        freeze_batch_norm: false,
     };
     let mut optimizer = Optimizer::new(&model.vs, optimizer_config).unwrap();
     let named: HashMap<String, Tensor> = batches.into_iter().collect();

@@ -2,6 +2,7 @@
 //! conversion to the core's `TrainConfig`. Defaults live in the core, not here.
 use crate::errors::invalid_option;
 use napi_derive::napi;
+use resnet_core::distributed::Topology;
 use resnet_core::{
     Arch, Augment, CacheMode, ClassWeights, DataSource, Monitor, OptimizerKind, Precision, Recipe, ResizeMode, ScheduleKind, TrainConfig,
 };
@@ -91,6 +92,11 @@ pub struct NativeTrainOptions {
     pub precision: Option<String>,
     /// Channels-last memory layout for activations and convolution weights. @default true
     pub channels_last: Option<bool>,
+    /// Keep batch norm as it is (statistics, scale and shift) while the rest trains. @default false
+    pub freeze_batch_norm: Option<bool>,
+    /// In a distributed run (WORLD_SIZE set, as torchrun does): seconds a rank waits for its
+    /// peers before failing with ERR_DISTRIBUTED. @default 300
+    pub distributed_timeout_seconds: Option<f64>,
 }
 
 impl TryFrom<NativeTrainOptions> for TrainConfig {
@@ -159,6 +165,15 @@ impl TryFrom<NativeTrainOptions> for TrainConfig {
             config.precision = Precision::parse(&precision).map_err(crate::errors::to_napi)?;
         }
         config.channels_last = options.channels_last.or(config.channels_last);
+        config.freeze_batch_norm = options.freeze_batch_norm.unwrap_or(config.freeze_batch_norm);
+        // torchrun's variables (or `train({ distributed })`'s workers) make this run one rank of many.
+        config.distributed = Topology::from_env().map_err(crate::errors::to_napi)?;
+        if let (Some(topology), Some(seconds)) = (&mut config.distributed, options.distributed_timeout_seconds) {
+            if !(seconds.is_finite() && seconds > 0.0) {
+                return Err(invalid_option(format!("Expected a positive number of seconds for distributed.timeoutSeconds but received {seconds}")));
+            }
+            topology.timeout = std::time::Duration::from_secs_f64(seconds);
+        }
         config.validate().map_err(crate::errors::to_napi)?;
         Ok(config)
     }

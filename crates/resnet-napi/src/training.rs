@@ -20,10 +20,18 @@ pub(crate) type DoneCallback = ThreadsafeFunction<NativeTrainResult, (), NativeT
 #[napi]
 pub struct NativeTraining {
     cancel: Arc<AtomicBool>,
+    leader: bool,
 }
 
 #[napi]
 impl NativeTraining {
+    /// Whether this process writes the run's files: true unless it is a rank other than 0
+    /// of a distributed run.
+    #[napi(getter, catch_unwind)]
+    pub fn leader(&self) -> bool {
+        self.leader
+    }
+
     #[napi(catch_unwind)]
     pub fn abort(&self) {
         self.cancel.store(true, Ordering::Relaxed);
@@ -71,6 +79,7 @@ pub fn start_training(
     #[napi(ts_arg_type = "(error: Error | null, result: NativeTrainResult) => void")] on_done: DoneCallback,
 ) -> napi::Result<NativeTraining> {
     let config = TrainConfig::try_from(options)?;
+    let leader = config.distributed.as_ref().is_none_or(|topology| topology.is_leader());
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     run_on_own_thread(
@@ -107,7 +116,7 @@ pub fn start_training(
         },
         on_done,
     )?;
-    Ok(NativeTraining { cancel })
+    Ok(NativeTraining { cancel, leader })
 }
 
 /// Runs `work` on a thread of its own and always settles `on_done`: a panic anywhere in
@@ -128,7 +137,7 @@ pub(crate) fn run_on_own_thread(
 
 fn event_to_json(event: TrainEvent) -> serde_json::Value {
     let (kind, mut value) = match event {
-        TrainEvent::Start { device, classes, class_counts, train_images, validation_images } => (
+        TrainEvent::Start { device, classes, class_counts, train_images, validation_images, distributed } => (
             "start",
             json!({
                 "device": device,
@@ -136,6 +145,9 @@ fn event_to_json(event: TrainEvent) -> serde_json::Value {
                 "classCounts": class_counts,
                 "trainImages": train_images,
                 "validationImages": validation_images,
+                "rank": distributed.as_ref().map_or(0, |info| info.rank),
+                "worldSize": distributed.as_ref().map_or(1, |info| info.world_size),
+                "backend": distributed.as_ref().map(|info| info.backend),
             }),
         ),
         TrainEvent::Batch(progress) => ("batch", serde_json::to_value(progress).unwrap_or_default()),

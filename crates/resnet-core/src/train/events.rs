@@ -32,6 +32,16 @@ pub struct EpochSummary {
     pub learning_rate: f64,
 }
 
+/// Where the emitting process stands in a data-parallel run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RankInfo {
+    pub rank: usize,
+    pub world_size: usize,
+    /// The c10d backend averaging the gradients: "gloo".
+    pub backend: &'static str,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Warning {
     pub message: String,
@@ -42,7 +52,15 @@ pub struct Warning {
 pub enum TrainEvent {
     /// The run resolved its data and device and is about to train.
     /// `class_counts[i]` is the number of training images of `classes[i]`.
-    Start { device: String, classes: Vec<String>, class_counts: Vec<usize>, train_images: usize, validation_images: usize },
+    /// `distributed`: this rank's place in a data-parallel run (only rank 0 emits it).
+    Start {
+        device: String,
+        classes: Vec<String>,
+        class_counts: Vec<usize>,
+        train_images: usize,
+        validation_images: usize,
+        distributed: Option<RankInfo>,
+    },
     Batch(BatchProgress),
     Epoch(EpochSummary),
     Warning(Warning),

@@ -65,6 +65,11 @@ impl Optimizer {
         self.steps
     }
 
+    /// The parameters the coming updates train (those requiring gradients), in name order.
+    pub fn trainable(&self) -> Vec<&Tensor> {
+        self.parameters.iter().map(|parameter| &parameter.tensor).filter(|tensor| tensor.requires_grad()).collect()
+    }
+
     /// Scales the learning rate of the parameters whose names `select` accepts.
     pub fn set_lr_scale(&mut self, select: impl Fn(&str) -> bool, scale: f64) {
         for parameter in &mut self.parameters {

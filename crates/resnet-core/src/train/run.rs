@@ -2,23 +2,32 @@
 //! epoch shuffle, train on batches, validate, and save the model directory and a checkpoint
 //! atomically (so an abort or crash loses at most the epoch in progress). Keeps the best
 //! epoch's model in `best/` and stops early when the monitored metric stalls.
+//!
+//! In a data-parallel run (`config.distributed`) every rank runs this loop on its shard of
+//! each epoch, in lockstep: rank 0's initial weights are broadcast, DDP's Reducer averages
+//! the gradients during backward, the running metrics are summed over the ranks at each
+//! read, and rank 0 alone writes files, emits events (the others only warnings) and decides
+//! early stopping. Every rank validates the whole validation set with rank 0's batch-norm
+//! statistics, so the figures agree.
 use super::checkpoint::{self, Progress};
-use super::events::{BatchProgress, EpochSummary, TrainEvent, Warning};
+use super::events::{BatchProgress, EpochSummary, RankInfo, TrainEvent, Warning};
 use super::fine_tune::Phases;
 use super::optimizer::Optimizer;
 use super::review::ValidationReview;
 use super::schedule::Schedule;
-use super::step::{train_step, StepSettings};
+use super::step::{train_step_weighted, StepSettings};
 use crate::config::{DataSource, TrainConfig};
 use crate::data::cache::ImageCache;
 use crate::data::folder::{class_names, scan_split, stratified_split, Sample, Skipped, Split};
 use crate::data::device_input::DeviceInput;
 use crate::data::loader::{crop_source_side, decoding_pool, Batch, BatchForm, BatchLoader, Pipeline};
 use crate::device::{device_name, parse_device};
+use crate::distributed::{shard, ProcessGroup, Topology};
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_writable_dir, remove_stale_temporaries, write_text_atomically};
 use crate::metrics::{RunningTally, SampleOutcome, Tally};
 use crate::model::layout::{convert_to_channels_last, convert_to_standard};
+use crate::model::resnet::is_batch_norm;
 use crate::model::saved::{SavedModel, WEIGHTS_FILE};
 use crate::model::weights;
 use crate::precision::CudnnBenchmark;
@@ -30,7 +39,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tch::Tensor;
+use tch::{Device, Kind, Tensor};
 
 pub const HISTORY_FILE: &str = "history.json";
 /// The best epoch's model, beside the last epoch's in the output directory.
@@ -60,7 +69,14 @@ pub struct TrainOutcome {
 /// Trains as `config` says, reporting through `observe`; stops with `Error::Aborted`
 /// within one batch once `cancel` is set. Panics from libtorch come back as errors.
 pub fn train(config: &TrainConfig, observe: &mut dyn FnMut(TrainEvent), cancel: &AtomicBool) -> Result<TrainOutcome> {
-    Error::catch_panics(|| Trainer::prepare(config, observe)?.run(observe, cancel))
+    // Beyond rank 0, only warnings (each rank reports the files it failed to read).
+    let leader = config.distributed.as_ref().is_none_or(Topology::is_leader);
+    let mut emit = |event: TrainEvent| {
+        if leader || matches!(event, TrainEvent::Warning(_)) {
+            observe(event)
+        }
+    };
+    Error::catch_panics(|| Trainer::prepare(config, &mut emit)?.run(&mut emit, cancel))
 }
 
 struct Trainer<'a> {
@@ -83,16 +99,21 @@ struct Trainer<'a> {
     step: StepSettings,
     /// The latest validation pass with each sample's outcome, for the report.
     last_validation: Option<(Tally, Vec<SampleOutcome>)>,
+    /// In a data-parallel run, this rank's process group.
+    group: Option<ProcessGroup>,
 }
 
 impl<'a> Trainer<'a> {
     fn prepare(config: &'a TrainConfig, observe: &mut dyn FnMut(TrainEvent)) -> Result<Self> {
         config.validate()?;
-        let device = parse_device(&config.device)?;
-        ensure_writable_dir(&config.output)?;
-        // A run killed while writing leaves a temporary file behind; it is never read.
-        remove_stale_temporaries(&config.output);
-        remove_stale_temporaries(&config.output.join(BEST_DIR));
+        let device = training_device(config)?;
+        let group = config.distributed.as_ref().map(ProcessGroup::join).transpose()?;
+        if group.as_ref().is_none_or(|group| group.rank() == 0) {
+            ensure_writable_dir(&config.output)?;
+            // A run killed while writing leaves a temporary file behind; it is never read.
+            remove_stale_temporaries(&config.output);
+            remove_stale_temporaries(&config.output.join(BEST_DIR));
+        }
 
         let class_root = config.data.class_root();
         let classes = class_names(class_root)?;
@@ -136,6 +157,18 @@ impl<'a> Trainer<'a> {
         if channels_last {
             convert_to_channels_last(&model.vs)?;
         }
+        if config.freeze_batch_norm {
+            for (name, variable) in model.vs.variables() {
+                if is_batch_norm(&name) {
+                    let _ = variable.f_set_requires_grad(false)?;
+                }
+            }
+        }
+        if let Some(group) = &group {
+            // Every rank starts from rank 0's weights, as DDP's constructor makes sure.
+            let variables = sorted_variables(&model.vs, |_| true);
+            group.broadcast_from_leader(&variables.iter().collect::<Vec<_>>())?;
+        }
         let cudnn_benchmark = if device.is_cuda() { Some(CudnnBenchmark::enable()?) } else { None };
         let class_counts = class_counts(&train_split.samples, classes.len());
         let class_weights = match config.class_weights.weights(&class_counts) {
@@ -148,6 +181,7 @@ impl<'a> Trainer<'a> {
             class_counts,
             train_images: train_split.samples.len(),
             validation_images: validation_split.samples.len(),
+            distributed: group.as_ref().map(|group| RankInfo { rank: group.rank(), world_size: group.world_size(), backend: "gloo" }),
         });
         // On the CPU the loader's threads also normalise; a GPU gets uint8 and normalises itself.
         let output = BatchForm::for_device(device, &config.preprocess, channels_last);
@@ -184,8 +218,10 @@ impl<'a> Trainer<'a> {
                 gradient_clip: config.gradient_clip,
                 bf16: config.precision.uses_bf16(device),
                 device,
+                freeze_batch_norm: config.freeze_batch_norm,
             },
             last_validation: None,
+            group,
         })
     }
 
@@ -200,7 +236,8 @@ impl<'a> Trainer<'a> {
             }
             None => Progress::start(&self.model),
         };
-        let steps_per_epoch = self.train_samples.len().div_ceil(config.batch_size).max(1);
+        let world_size = self.group.as_ref().map_or(1, ProcessGroup::world_size);
+        let steps_per_epoch = self.train_samples.len().div_ceil(world_size).div_ceil(config.batch_size).max(1);
         let schedule = Schedule::new(config.schedule, config.warmup_epochs, steps_per_epoch);
         let phases = Phases {
             freeze_epochs: config.freeze_epochs,
@@ -212,8 +249,17 @@ impl<'a> Trainer<'a> {
         for epoch in progress.epoch + 1..=config.epochs {
             let started = Instant::now();
             phases.apply(epoch, &self.model.vs, &mut optimizer)?;
+            if let Some(group) = &mut self.group {
+                // The trainable set changes with the fine-tuning phase.
+                group.average_gradients_of(&optimizer.trainable())?;
+            }
             let span = phases.schedule_span(epoch);
             let (training, learning_rate) = self.train_epoch(epoch, &mut optimizer, &schedule, span, observe, cancel)?;
+            if let Some(group) = &self.group {
+                // Batch norm's running statistics are per rank; rank 0's are the model's.
+                let statistics = sorted_variables(&self.model.vs, |name| name.ends_with("running_mean") || name.ends_with("running_var"));
+                group.broadcast_from_leader(&statistics.iter().collect::<Vec<_>>())?;
+            }
             let validation = self.validate(observe)?;
             let summary = EpochSummary {
                 epoch,
@@ -233,10 +279,16 @@ impl<'a> Trainer<'a> {
                 crate::config::Monitor::ValAccuracy => summary.val_accuracy,
             };
             let improved = progress.record(config.monitor, monitored, config.min_delta);
-            self.save_epoch(&optimizer, &progress, improved)?;
+            if self.group.as_ref().is_none_or(|group| group.rank() == 0) {
+                self.save_epoch(&optimizer, &progress, improved)?;
+            }
             crate::memory::release_free_memory();
             observe(TrainEvent::Epoch(summary));
-            if config.patience.is_some_and(|patience| progress.epochs_without_improvement >= patience) && epoch < config.epochs {
+            let mut stop = config.patience.is_some_and(|patience| progress.epochs_without_improvement >= patience) && epoch < config.epochs;
+            if let Some(group) = &self.group {
+                stop = group.leader_decides(stop)?;
+            }
+            if stop {
                 stopped_early = true;
                 break;
             }
@@ -290,10 +342,17 @@ impl<'a> Trainer<'a> {
         observe: &mut dyn FnMut(TrainEvent),
         cancel: &AtomicBool,
     ) -> Result<(Tally, f64)> {
-        let mut order: Vec<usize> = (0..self.train_samples.len()).filter(|i| !self.broken.contains(i)).collect();
+        // Ranks see different broken images, so a distributed run keeps them in the order
+        // (which must be the same everywhere) and the loader skips them again.
+        let distributed = self.group.is_some();
+        let mut order: Vec<usize> = (0..self.train_samples.len()).filter(|i| distributed || !self.broken.contains(i)).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         order.shuffle(&mut rng);
+        if let Some(group) = &self.group {
+            order = shard(&order, group.rank(), group.world_size());
+        }
         let batches = order.len().div_ceil(self.config.batch_size);
+        let order_len = order.len();
         let mut loader =
             BatchLoader::start(self.train_samples.clone(), order, self.config.batch_size, self.train_pipeline.clone(), epoch, self.pool.clone())
                 .enumerate();
@@ -302,53 +361,99 @@ impl<'a> Trainer<'a> {
         let rate = |steps: i64| schedule.rate(self.config.learning_rate, (steps as usize).saturating_sub(first_step), phase_steps);
         let mut learning_rate = rate(optimizer.steps());
         let started = Instant::now();
-        let mut next = self.stage_next(&mut loader, observe)?;
+        let world_size = self.group.as_ref().map_or(1, ProcessGroup::world_size);
+        let mut next = self.stage_next(&mut loader, order_len, observe)?;
         let mut steps = 0;
         while let Some(current) = next.take() {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Aborted);
             }
             learning_rate = rate(optimizer.steps());
-            let logits = train_step(&self.model.net, optimizer, &current.input, &current.labels, learning_rate, &self.step)?;
-            tally.add(&logits, &current.labels)?;
+            if let Some(group) = &self.group {
+                group.prepare_step()?;
+            }
+            let weight = if current.stand_in { 0.0 } else { 1.0 };
+            let logits = train_step_weighted(&self.model.net, optimizer, &current.input, &current.labels, learning_rate, &self.step, weight)
+                .map_err(|error| self.explain(error))?;
+            if !current.stand_in {
+                tally.add(&logits, &current.labels)?;
+            }
             // The next batch's copy is queued behind this step; the host does not wait for either.
-            next = self.stage_next(&mut loader, observe)?;
+            next = self.stage_next(&mut loader, order_len, observe)?;
             steps += 1;
             if steps % PROGRESS_INTERVAL == 1 {
-                tally.read()?;
+                self.read_tally(&mut tally)?;
             }
             observe(TrainEvent::Batch(BatchProgress {
                 epoch,
                 batch: current.number,
                 batches,
                 loss: tally.last_read().mean_loss(),
-                images_per_second: tally.count() as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                // Every rank trains as fast as the slowest; this one's rate stands for each.
+                images_per_second: (tally.count() * world_size as u64) as f64 / started.elapsed().as_secs_f64().max(1e-9),
                 learning_rate,
             }));
         }
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Aborted);
         }
-        Ok((tally.read()?.clone(), learning_rate))
+        Ok((self.read_tally(&mut tally)?.clone(), learning_rate))
+    }
+
+    /// The running metrics so far, summed over the ranks in a distributed run.
+    fn read_tally<'t>(&self, tally: &'t mut RunningTally) -> Result<&'t Tally> {
+        match &self.group {
+            Some(group) => tally.read_combined(|sums| group.all_reduce_sum(&[sums])),
+            None => tally.read(),
+        }
+    }
+
+    /// `error` as `ERR_DISTRIBUTED` when it came from the distributed engine.
+    fn explain(&self, error: Error) -> Error {
+        match &self.group {
+            Some(group) => group.explain(error),
+            None => error,
+        }
     }
 
     /// The loader's next batch that can be trained on, on its way to the device; reports the
     /// images that failed to decode on the way. `None` at the end of the epoch.
-    fn stage_next(&mut self, loader: &mut impl Iterator<Item = (usize, Batch)>, observe: &mut dyn FnMut(TrainEvent)) -> Result<Option<StagedBatch>> {
+    /// `order_len` is the length of this epoch's order.
+    fn stage_next(
+        &mut self,
+        loader: &mut impl Iterator<Item = (usize, Batch)>,
+        order_len: usize,
+        observe: &mut dyn FnMut(TrainEvent),
+    ) -> Result<Option<StagedBatch>> {
         for (index, batch) in loader {
-            self.broken.extend(batch.failures.iter().map(|(index, _)| *index));
+            let first_failures: Vec<(usize, String)> = batch.failures.iter().filter(|(index, _)| self.broken.insert(*index)).cloned().collect();
             let samples = self.train_samples.clone();
-            self.report_failures(&samples, &batch.failures, observe);
+            self.report_failures(&samples, &first_failures, observe);
             // Batch norm needs two values per channel in training mode; a lone leftover
             // image (after failures or at the end) waits for the next epoch's shuffle.
             if batch.len() < 2 {
+                let planned = self.config.batch_size.min(order_len - index * self.config.batch_size);
+                // Ranks skip a short last batch together (their shards are equally long), but
+                // one whose images failed here must still join the step's gradient average.
+                if self.group.is_some() && planned >= 2 {
+                    return Ok(Some(self.stand_in(index + 1)?));
+                }
                 continue;
             }
             let input = self.input.batch(&batch)?;
             let labels = self.input.labels(&batch.labels)?;
-            return Ok(Some(StagedBatch { number: index + 1, input, labels }));
+            return Ok(Some(StagedBatch { number: index + 1, input, labels, stand_in: false }));
         }
         Ok(None)
+    }
+
+    /// Two blank images to step on with weight 0, in place of a batch lost to decode failures.
+    fn stand_in(&self, number: usize) -> Result<StagedBatch> {
+        let device = self.model.device();
+        let side = i64::from(self.config.image_size);
+        let input = Tensor::f_zeros([2, 3, side, side], (Kind::Float, device))?;
+        let labels = Tensor::f_zeros([2], (Kind::Int64, device))?;
+        Ok(StagedBatch { number, input, labels, stand_in: true })
     }
 
     /// Validation metrics, or `None` when there are no validation images.
@@ -389,6 +494,26 @@ struct StagedBatch {
     number: usize,
     input: Tensor,
     labels: Tensor,
+    /// A blank stand-in for a batch lost to decode failures (distributed runs only).
+    stand_in: bool,
+}
+
+/// The device a run trains on: in a distributed run on GPUs, the `LOCAL_RANK`-th of this
+/// machine's (one GPU per rank, as torchrun's users expect).
+fn training_device(config: &TrainConfig) -> Result<Device> {
+    match &config.distributed {
+        Some(topology) if config.device == "cuda" || (config.device == "auto" && tch::Cuda::is_available()) => {
+            parse_device(&format!("cuda:{}", topology.local_rank))
+        }
+        _ => parse_device(&config.device),
+    }
+}
+
+/// The variables of `vs` whose names `select` accepts, in name order (the same on every rank).
+fn sorted_variables(vs: &tch::nn::VarStore, select: impl Fn(&str) -> bool) -> Vec<Tensor> {
+    let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(name, _)| select(name)).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named.into_iter().map(|(_, tensor)| tensor).collect()
 }
 
 /// Loads the body of `pretrained` (a safetensors file, or a model directory holding one)

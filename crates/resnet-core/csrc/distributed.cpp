@@ -1,0 +1,196 @@
+// Data-parallel training through libtorch's own distributed engine, c10d, which tch does not
+// bind: a TCPStore rendezvous (torchrun's MASTER_ADDR/MASTER_PORT), a Gloo process group,
+// coalesced broadcasts, in-place all-reduces and DDP's bucketing Reducer, which averages
+// gradients from autograd hooks while backward still runs.
+//
+// Gloo's own headers come from Debian's libgloo-dev, not from the torch wheel (which lacks
+// them). They are only needed to compile ProcessGroupGloo.hpp: this file calls nothing of
+// gloo's and builds no gloo object. It uses ProcessGroupGloo's out-of-line constructor and
+// Options::create_default (compiled into libtorch_cpu with libtorch's own gloo) and reaches
+// the group only through c10d::Backend's virtual functions. ProcessGroupGloo's gloo-typed
+// members are all shared_ptrs, so its size does not depend on gloo's class layouts.
+// __test__/distributed.spec.mjs checks that the addon binds no gloo symbol.
+//
+// Every entry point is noexcept: a C++ exception (a peer gone, a timeout) is reported as -1
+// with its message, never unwound into Rust.
+#include <ATen/ATen.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/comm.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+void report(const char* message, char* error, size_t error_len) {
+  if (error_len > 0) {
+    std::strncpy(error, message, error_len - 1);
+    error[error_len - 1] = '\0';
+  }
+}
+
+// DDP's defaults: the first bucket small (its all-reduce starts as soon as the last layers'
+// gradients are ready), the others 25 MiB.
+constexpr int64_t kFirstBucketBytes = 1024 * 1024;
+constexpr int64_t kBucketBytes = 25 * 1024 * 1024;
+
+std::vector<at::Tensor> tensors_of(at::Tensor* const* tensors, size_t count) {
+  std::vector<at::Tensor> list;
+  list.reserve(count);
+  for (size_t i = 0; i < count; ++i) list.push_back(*tensors[i]);
+  return list;
+}
+
+}  // namespace
+
+// One rank's membership in the run: its process group and, while training, the Reducer
+// that averages the trainable parameters' gradients.
+struct resnet_process_group {
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  std::unique_ptr<c10d::Reducer> reducer;
+};
+
+extern "C" {
+
+// Joins the group of `world` ranks rendezvousing at addr:port. Rank 0 hosts the TCPStore,
+// unless `store_prefix` is given: then a launcher's agent (torchrun) hosts it and every rank
+// connects under that prefix, as torch.distributed does. `timeout_ms` bounds the rendezvous
+// and every collective. `interface` (may be empty) names the network interface Gloo binds.
+int resnet_dist_init(const char* addr, int port, int rank, int world, int64_t timeout_ms, const char* store_prefix,
+                     const char* interface, resnet_process_group** out, char* error, size_t error_len) noexcept {
+  try {
+    auto timeout = std::chrono::milliseconds(timeout_ms);
+    c10d::TCPStoreOptions options;
+    options.port = static_cast<std::uint16_t>(port);
+    options.isServer = rank == 0 && store_prefix[0] == '\0';
+    options.numWorkers = static_cast<size_t>(world);
+    // Every rank checks in (the store counts them only then); rank 0 waits for all.
+    options.waitWorkers = true;
+    options.timeout = timeout;
+    c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(std::string(addr), options);
+    if (store_prefix[0] != '\0') store = c10::make_intrusive<c10d::PrefixStore>(std::string(store_prefix), store);
+    store = c10::make_intrusive<c10d::PrefixStore>("resnet-napi/", store);
+
+    auto gloo_options = c10d::ProcessGroupGloo::Options::create_default(timeout);
+    if (interface[0] != '\0') {
+      gloo_options->devices = {c10d::ProcessGroupGloo::createDeviceForInterface(interface)};
+    }
+    c10::intrusive_ptr<c10d::Backend> backend =
+        c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, gloo_options);
+    auto group = c10::make_intrusive<c10d::ProcessGroup>(store, rank, world);
+    group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    // Gloo also moves CUDA tensors (through host memory).
+    group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend);
+    group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::GLOO, backend);
+    *out = new resnet_process_group{std::move(group), nullptr};
+    return 0;
+  } catch (const std::exception& e) {
+    report(e.what(), error, error_len);
+    return -1;
+  } catch (...) {
+    report("unknown C++ exception", error, error_len);
+    return -1;
+  }
+}
+
+void resnet_dist_free(resnet_process_group* group) noexcept {
+  try {
+    delete group;
+  } catch (...) {
+  }
+}
+
+// Copies rank 0's values of `count` tensors into every rank's, in buckets.
+int resnet_dist_broadcast(resnet_process_group* group, at::Tensor* const* tensors, size_t count, char* error,
+                          size_t error_len) noexcept {
+  try {
+    c10::NoGradGuard no_grad;
+    std::vector<at::Tensor> list = tensors_of(tensors, count);
+    c10d::broadcast_coalesced(group->group, list, kBucketBytes, 0);
+    return 0;
+  } catch (const std::exception& e) {
+    report(e.what(), error, error_len);
+    return -1;
+  } catch (...) {
+    report("unknown C++ exception", error, error_len);
+    return -1;
+  }
+}
+
+// Sums `count` tensors across the ranks, in place, and waits for the result.
+int resnet_dist_all_reduce_sum(resnet_process_group* group, at::Tensor* const* tensors, size_t count, char* error,
+                               size_t error_len) noexcept {
+  try {
+    std::vector<at::Tensor> list = tensors_of(tensors, count);
+    for (auto& tensor : list) {
+      std::vector<at::Tensor> one{tensor};
+      group->group->allreduce(one)->wait();
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    report(e.what(), error, error_len);
+    return -1;
+  } catch (...) {
+    report("unknown C++ exception", error, error_len);
+    return -1;
+  }
+}
+
+// Hands `count` parameters (those being trained; frozen ones left out) to a new Reducer,
+// replacing any earlier one: from then on each backward pass leaves their gradients averaged
+// over the ranks, all-reduced bucket by bucket as backward produces them.
+int resnet_dist_attach_reducer(resnet_process_group* group, at::Tensor* const* params, size_t count, char* error,
+                               size_t error_len) noexcept {
+  try {
+    group->reducer.reset();
+    if (count == 0) return 0;
+    std::vector<at::Tensor> list = tensors_of(params, count);
+    std::vector<bool> sparse(count, false);
+    // As torch.nn.parallel.DistributedDataParallel assigns them: by size, in reverse order
+    // of the parameters (the order backward produces their gradients).
+    auto [buckets, limits] = c10d::compute_bucket_assignment_by_size(
+        list, {static_cast<size_t>(kFirstBucketBytes), static_cast<size_t>(kBucketBytes)}, sparse);
+    std::reverse(buckets.begin(), buckets.end());
+    std::vector<int64_t> limit_list(limits.rbegin(), limits.rend());
+    group->reducer = std::make_unique<c10d::Reducer>(
+        list, std::move(buckets), group->group, sparse, kBucketBytes, /*find_unused_parameters=*/false,
+        /*gradient_as_bucket_view=*/false, std::unordered_map<size_t, std::string>{}, kFirstBucketBytes,
+        /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false, std::move(limit_list));
+    return 0;
+  } catch (const std::exception& e) {
+    report(e.what(), error, error_len);
+    return -1;
+  } catch (...) {
+    report("unknown C++ exception", error, error_len);
+    return -1;
+  }
+}
+
+// What DDP's forward does before a training forward pass: after the first iteration,
+// re-buckets the parameters in the order their gradients arrived, then arms the Reducer
+// for the coming backward pass.
+int resnet_dist_prepare_step(resnet_process_group* group, char* error, size_t error_len) noexcept {
+  try {
+    if (!group->reducer) return 0;
+    group->reducer->rebuild_buckets();
+    group->reducer->prepare_for_forward();
+    group->reducer->prepare_for_backward({});
+    return 0;
+  } catch (const std::exception& e) {
+    report(e.what(), error, error_len);
+    return -1;
+  } catch (...) {
+    report("unknown C++ exception", error, error_len);
+    return -1;
+  }
+}
+
+}  // extern "C"
