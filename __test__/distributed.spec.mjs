@@ -214,3 +214,19 @@ test.serial('killing one rank makes the other fail with ERR_DISTRIBUTED within i
   const victimExit = await victim.exited
   t.is(victimExit.signal, 'SIGKILL')
 })
+
+test.serial('a peer that never arrives fails the rank with ERR_DISTRIBUTED after the timeout, not a hang', async (t) => {
+  const out = temporaryDir(t, 'resnet-lonely-rank-')
+  const port = await freePort()
+  const started = Date.now()
+  const { exited } = runChild(t, process.execPath, [rankScript, dataset, out, '1', '3'], {
+    env: { RANK: '0', LOCAL_RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
+    deadlineMs: 60_000,
+  })
+  const { code, lines } = await exited
+  t.is(code, 1)
+  const failure = lines.find((line) => line.code)
+  t.is(failure?.code, 'ERR_DISTRIBUTED')
+  t.regex(failure.message, /rank 0: cannot join the 2 ranks at 127\.0\.0\.1:\d+ within 3 s/)
+  t.true(Date.now() - started < 30_000, `took ${Date.now() - started} ms`)
+})

@@ -154,6 +154,14 @@ for (const busy of [false, true]) {
   row(`event loop while training resnet18 64 px in the same process, ${busy ? 'beside one busy process per core' : 'idle machine'}: largest gap of a 5 ms timer (p99 ${chosen.p99GapMs} ms)`, 'ms', chosen.maxGapMs, null, false, 100, 'project')
 }
 
+// 4c. Data parallelism's overhead (bench/distributed.mjs): 2 ranks x half the cores against 1
+// process with all of them, on the same global batch. No goal: on one machine it costs.
+const ranks = one((await run('distributed: 1 process vs 2 ranks', 'node', ['bench/distributed.mjs', trainDir])).rows, 'distributed')
+row(
+  `distributed: 2 ranks x ${Math.max(1, cores / 2)} thread(s) (c10d Gloo, loopback) vs 1 process x ${cores}, resnet18 64 px, global batch ${ranks.globalBatch}, epoch 2 (decoded cache): ${Math.round(ranks.twoRanksImagesPerSecond)} vs ${Math.round(ranks.oneRankImagesPerSecond)} img/s; overhead, not speed`,
+  'ratio', ranks.twoRanksImagesPerSecond / ranks.oneRankImagesPerSecond, null, true, null, 'project',
+)
+
 // 6. Scaling: the loader's images/s on folders of growing size (cache off, 128 px), medians of the rounds.
 // Every size reads the same number of images (the largest folder's count: 16 passes over 1k,
 // 4 over 4k, 1 over 16k), so each measurement lasts as long (about 8 s here). With one pass
@@ -188,7 +196,7 @@ const report = {
   gpu: 'not run: no GPU machine was lent to this session (see docs/results for the GPU runs)',
   rows: results,
   rounds: size.rounds,
-  details: { trainingSteps: steps, trainingEpochs: epochs, pytorchEpochs: torchEpochs, pytorchBf16Epoch: one(torchBf16.rows, 'pytorch_epoch'), predict, eventLoop: loop, scaling: rates },
+  details: { trainingSteps: steps, trainingEpochs: epochs, pytorchEpochs: torchEpochs, pytorchBf16Epoch: one(torchBf16.rows, 'pytorch_epoch'), predict, eventLoop: loop, distributed: ranks, scaling: rates },
 }
 mkdirSync('bench/results', { recursive: true })
 writeFileSync('bench/results/latest.json', JSON.stringify(report, null, 2) + '\n')

@@ -3,7 +3,7 @@
 // { case, ok, seconds, ... } (also appended to OUT/gpu-check.jsonl), so one failure never hides
 // the rest: the CUDA libraries mapped; training by default (bf16 + channels_last + fused Adam on
 // CUDA), with AdamW + one-cycle + clipping, in fp32 + SGD + NCHW, resumed, from pretrained
-// weights with a frozen epoch, resnet50 at 224 px; logits of the same weights on the device (fp32
+// weights with a frozen epoch, as one rank of a distributed run, resnet50 at 224 px; logits of the same weights on the device (fp32
 // and bf16) and on the CPU; evaluate; predict latency (first and warm); ONNX export from a device model.
 //
 // usage: node scripts/gpu-check.mjs OUT_DIR [--device cuda|cpu]
@@ -82,6 +82,10 @@ await check('train-resume', 300, async (signal) => {
   return trained({ epochs: 2, resume: output }, signal)
 })
 await check('train-pretrained-freeze', 300, (signal) => trained({ pretrained: defaultOutput, freezeEpochs: 1, output: join(work, 'tuned') }, signal))
+// One rank of a distributed run (c10d, Gloo moving CUDA tensors through host memory; this
+// machine has one GPU): the rendezvous, the Reducer's hooks and the broadcasts on CUDA.
+await check('train-distributed-world-1', 300, (signal) =>
+  trained({ distributed: { nproc: 1, timeoutSeconds: 120 }, output: join(work, 'distributed') }, signal))
 await check('train-resnet50-224', 420, (signal) =>
   trained({ arch: 'resnet50', imageSize: 224, batchSize: 32, epochs: 1, output: join(work, 'resnet50') }, signal))
 

@@ -39,6 +39,14 @@ pub struct Progress {
     pub history: Vec<EpochSummary>,
     pub best: Option<Best>,
     pub epochs_without_improvement: usize,
+    /// Processes that trained together (1 unless distributed); checkpoints from before
+    /// distributed training have none and count as 1.
+    #[serde(default = "one")]
+    pub world_size: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Progress {
@@ -53,6 +61,7 @@ impl Progress {
             history: Vec::new(),
             best: None,
             epochs_without_improvement: 0,
+            world_size: 1,
         }
     }
 

@@ -228,15 +228,23 @@ impl<'a> Trainer<'a> {
     fn run(mut self, observe: &mut dyn FnMut(TrainEvent), cancel: &AtomicBool) -> Result<TrainOutcome> {
         let config = self.config;
         let mut optimizer = Optimizer::new(&self.model.vs, config.optimizer.clone())?;
+        let world_size = self.group.as_ref().map_or(1, ProcessGroup::world_size);
         let mut progress = match &config.resume {
             Some(dir) => {
                 let (progress, state) = checkpoint::restore(dir, &self.model)?;
+                // Each rank's batch, its shard and the schedule's length all follow from it.
+                if progress.world_size != world_size {
+                    return Err(Error::InvalidOption(format!(
+                        "Expected resume with the number of processes the run trained with ({}) but received {world_size} ({})",
+                        progress.world_size,
+                        dir.display()
+                    )));
+                }
                 optimizer.load_state(&state, progress.steps, &dir.join(checkpoint::CHECKPOINT_FILE))?;
                 progress
             }
-            None => Progress::start(&self.model),
+            None => Progress { world_size, ..Progress::start(&self.model) },
         };
-        let world_size = self.group.as_ref().map_or(1, ProcessGroup::world_size);
         let steps_per_epoch = self.train_samples.len().div_ceil(world_size).div_ceil(config.batch_size).max(1);
         let schedule = Schedule::new(config.schedule, config.warmup_epochs, steps_per_epoch);
         let phases = Phases {
