@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { makeDataset } from '../scripts/make-dataset.mjs'
 import { attributesOf, inkIn, parseRect, pixelsNear, renderPage } from './chromium.mjs'
 import { resnet } from './helpers.mjs'
+import { decimalTicks } from '../dist/report-page.js'
 
 const work = mkdtempSync(join(tmpdir(), 'resnet-report-'))
 const data = join(work, 'shapes')
@@ -164,4 +165,12 @@ test('an aborted run writes report.html with the curves of its completed epochs'
   t.deepEqual(chartData(page).epochs, [1])
   const { dom } = await renderPage(file, { width: 1280, height: 1000 })
   t.is(attributesOf(dom, 'body')['data-charts-drawn'], '3')
+})
+
+test('learning-rate axis labels are distinct and exact: a constant 0.001 is not "0.001, 0.001, 0, 0"', (t) => {
+  const ticks = [0, 0.0002, 0.0004, 0.0006, 0.0008, 0.001]
+  t.deepEqual(decimalTicks(null, ticks), ['0', '0.0002', '0.0004', '0.0006', '0.0008', '0.0010'])
+  t.deepEqual(decimalTicks(null, [0, 0.00025, 0.0005, 0.00075]), ['0', '0.00025', '0.00050', '0.00075'])
+  t.deepEqual(decimalTicks(null, [0, 1, 2]), ['0', '1', '2'])
+  t.deepEqual(decimalTicks(null, [0.5, 1, 1.5]), ['0.5', '1.0', '1.5'])
 })

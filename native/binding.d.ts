@@ -200,6 +200,7 @@ export declare function runtimeInfo(): RuntimeInfo
 export interface RuntimeInfo {
   cudaAvailable: boolean
   cudaDeviceCount: number
+  cudnnAvailable: boolean
   threads: number
   /**
    * Whether this processor computes bfloat16 natively: `precision: 'auto'` then runs bf16

@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { SingleBar, Presets } from 'cli-progress'
 import { statSync } from 'node:fs'
 import { resnetError, type ResnetError } from './errors'
+import { cacheRoot, doctor, setup } from './doctor'
 import { evaluate, loadModel, train } from './index'
 import type { Arch, EpochSummary, LoadOptions, TrainOptions } from './types'
 
@@ -192,6 +193,40 @@ async function runExport(modelDir: string | undefined, flags: Record<string, unk
   }
 }
 
+function megabytes(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(1)} MB`
+}
+
+function runDoctor(flags: Record<string, unknown>): void {
+  const report = doctor()
+  if (!report.libtorch) process.exitCode = 1
+  if (flags.json) return console.log(JSON.stringify(report))
+  const yes = (value: boolean) => (value ? 'yes' : 'no')
+  console.log(`node      ${report.node}`)
+  if (report.libtorch) console.log(`libtorch  ${report.libtorch.version ?? 'unknown version'} in ${report.libtorch.dir}`)
+  else console.log(`libtorch  not loaded${report.loadError ? `:\n  ${report.loadError.split('\n').join('\n  ')}` : ''}`)
+  if (report.cuda) console.log(`cuda      ${yes(report.cuda.available)} (${report.cuda.devices} device(s)), cuDNN ${yes(report.cuda.cudnn)}`)
+  console.log(`gpus      ${report.gpus.length ? report.gpus.join('; ') : 'none listed by nvidia-smi'}`)
+  if (report.cpu) console.log(`cpu       ${report.cpu.threads} libtorch threads, native bf16 ${yes(report.cpu.nativeBf16)}`)
+  if (report.precisionAuto) {
+    console.log(`precision 'auto': ${report.precisionAuto.cpu} on the CPU${report.precisionAuto.cuda ? `, ${report.precisionAuto.cuda} on CUDA` : ''}`)
+  }
+  console.log(report.caches.length ? 'caches' : `caches    none yet (${cacheRoot()})`)
+  for (const cache of report.caches) console.log(`  ${cache.name.padEnd(24)} ${megabytes(cache.bytes).padStart(9)}  ${cache.path}`)
+  if (report.fixes.length) {
+    console.log('to fix:')
+    for (const fix of report.fixes) console.log(`  ${fix}`)
+  }
+}
+
+function runSetup(): void {
+  try {
+    console.log(`libtorch is ready in ${setup()}`)
+  } catch (error) {
+    fail(resnetError('ERR_LIBTORCH', (error as Error).message), false)
+  }
+}
+
 const program = new Command('resnet').description('Train, evaluate, predict with and export ResNet image classifiers.')
 
 program
@@ -258,5 +293,16 @@ program
   .requiredOption('--onnx <file>', 'ONNX file to write (input "input" [batch, 3, size, size], output "logits")')
   .option('--json', 'print the result as JSON')
   .action((modelDir, flags) => runExport(modelDir, flags))
+
+program
+  .command('doctor')
+  .description("Show what this machine gives resnet-napi (libtorch, CUDA, cuDNN, GPUs, threads, precision, caches) and how to fix what is missing.")
+  .option('--json', 'print the report as JSON')
+  .action((flags) => runDoctor(flags))
+
+program
+  .command('setup')
+  .description("Install libtorch (PyPI's torch 2.11.0, a few GB, once) into ~/.cache/resnet-napi or $RESNET_NAPI_CACHE.")
+  .action(() => runSetup())
 
 program.parseAsync(process.argv).catch((error) => fail(error, false))

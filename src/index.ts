@@ -26,6 +26,6 @@ export async function evaluate(model: Model | string, data: string, options?: Ev
 }
 
 /** What the loaded libtorch offers (CUDA availability, threads). Loads the addon. */
-export function runtimeInfo(): { cudaAvailable: boolean; cudaDeviceCount: number; threads: number; cpuNativeBf16: boolean } {
+export function runtimeInfo(): { cudaAvailable: boolean; cudaDeviceCount: number; cudnnAvailable: boolean; threads: number; cpuNativeBf16: boolean } {
   return binding().runtimeInfo()
 }

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { EpochSummary, Evaluation } from './types'
-import { drawReport, type ChartData } from './report-page'
+import { decimalTicks, drawReport, type ChartData } from './report-page'
 
 /** A validation image as the report shows it. */
 export interface ReviewedSample {
@@ -43,6 +43,8 @@ export interface ReportContent {
   /** Training was aborted: the page holds the completed epochs' curves only. */
   aborted: boolean
   review: ValidationReview | null
+  /** The run's resolved configuration (its config.json), when it wrote one. */
+  configuration?: Record<string, unknown> | null
 }
 
 /** Most learning-rate points drawn; longer runs are thinned evenly. */
@@ -79,12 +81,23 @@ ${content.aborted ? `<p class="banner" id="aborted">Training was aborted after $
 </section>
 ${renderClassCounts(content)}
 ${content.review ? renderValidation(content.review, content) : content.aborted ? '' : '<p class="note">No validation images: no confusion matrix or image grid.</p>'}
+${renderConfiguration(content.configuration)}
 <script>${scriptSafe(uplotScript)}</script>
 <script type="application/json" id="report-chart-data">${jsonForScript(chartData(content))}</script>
-<script>(${scriptSafe(drawReport.toString())})()</script>
+<script>${scriptSafe(decimalTicks.toString())};(${scriptSafe(drawReport.toString())})()</script>
 </body>
 </html>
 `
+}
+
+/** The resolved configuration, one row per setting (nested ones as compact JSON). */
+function renderConfiguration(configuration: Record<string, unknown> | null | undefined): string {
+  if (!configuration) return ''
+  const rows = Object.entries(configuration)
+    .filter(([key]) => key !== 'format')
+    .map(([key, value]) => `<tr><th scope="row">${escapeHtml(key)}</th><td>${escapeHtml(typeof value === 'string' ? value : JSON.stringify(value))}</td></tr>`)
+    .join('')
+  return `<details id="configuration"><summary>Configuration (config.json: every setting, defaults filled in)</summary><table>${rows}</table></details>`
 }
 
 /** A class this many times larger than another makes a folder imbalanced enough to warn. */

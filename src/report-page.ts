@@ -1,7 +1,8 @@
 // The script of report.html, run by the browser: draws the charts with uPlot (inlined into
 // the page before this script) and marks on <body> when the charts are drawn and the
 // thumbnails decoded, so that tests and tools can tell a finished page from a broken one.
-// It is embedded with Function.prototype.toString, so it must reference nothing outside itself.
+// It is embedded with Function.prototype.toString, so it must reference nothing outside itself
+// but `decimalTicks`, which report-html.ts embeds beside it.
 import type uPlotClass from 'uplot'
 
 /** The data the page script reads from <script id="report-chart-data">. */
@@ -13,6 +14,17 @@ export interface ChartData {
   valAccuracy: (number | null)[]
   /** The learning rate per update (x: fractional epoch), or per epoch where steps are unknown. */
   learningRate: { x: number[]; y: number[] }
+}
+
+/** Axis labels for `ticks` (evenly spaced) with the fewest decimals that still tell each
+ *  tick's exact value: a learning rate of 0.001 gets 0.0002, 0.0004, ... rather than uPlot's
+ *  default "0.001, 0.001, 0, 0". */
+export function decimalTicks(_: unknown, ticks: number[]): string[] {
+  const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : Math.abs(ticks[0] ?? 0)
+  const tolerance = (step || 1) * 1e-6
+  let digits = 0
+  while (digits < 12 && !ticks.every((tick) => Math.abs(Number(tick.toFixed(digits)) - tick) <= tolerance)) digits += 1
+  return ticks.map((tick) => (Math.abs(tick) <= tolerance ? '0' : tick.toFixed(digits)))
 }
 
 export function drawReport(): void {
@@ -50,7 +62,7 @@ export function drawReport(): void {
     learningRate: () => [
       [{ ...line('learning rate', '#059669'), points: { show: data!.learningRate.x.length <= 60, size: 4 } }],
       [data!.learningRate.x, data!.learningRate.y],
-      undefined,
+      decimalTicks,
       { range: (_u, _min, max) => [0, (max ?? 1) * 1.08] },
     ],
   }

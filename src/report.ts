@@ -7,6 +7,8 @@ import { renderReport, type ReportContent, type ValidationReview } from './repor
 import type { BatchEvent, EpochSummary, StartEvent, TrainResultSummary } from './types'
 
 export const REPORT_FILE = 'report.html'
+/** The run's resolved configuration, written by the native side when the run starts. */
+const CONFIG_FILE = 'config.json'
 
 interface NativeReview {
   epoch: number
@@ -79,7 +81,11 @@ export class ReportRecorder {
 
   async #write(content: ReportContent): Promise<string> {
     const path = join(this.#output, REPORT_FILE)
-    await writeAtomically(path, renderReport(content))
+    const configuration = await fs
+      .readFile(join(this.#output, CONFIG_FILE), 'utf8')
+      .then((text) => JSON.parse(text) as Record<string, unknown>)
+      .catch(() => null)
+    await writeAtomically(path, renderReport({ ...content, configuration }))
     return path
   }
 }

@@ -28,7 +28,7 @@ export function integer(name: string, value: unknown, min: number, max: number):
 export function number(name: string, value: unknown, min: number, max: number): number | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= min || value >= max) {
-    invalid(`a number greater than ${min} and less than ${max}`, name, value)
+    invalid(max >= Number.MAX_VALUE ? (min === 0 ? 'a positive number' : `a number greater than ${min}`) : `a number greater than ${min} and less than ${max}`, name, value)
   }
   return value
 }
@@ -46,7 +46,7 @@ export function positiveFraction(name: string, value: unknown): number | undefin
 export function numberFrom(name: string, value: unknown, min: number, max: number): number | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value >= max) {
-    invalid(`a number from ${min} to less than ${max}`, name, value)
+    invalid(max >= Number.MAX_VALUE ? (min === 0 ? 'a non-negative number' : `a number of at least ${min}`) : `a number from ${min} to less than ${max}`, name, value)
   }
   return value
 }

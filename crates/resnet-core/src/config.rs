@@ -209,7 +209,8 @@ impl Recipe {
 }
 
 /// How much each class's images weigh in the training loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ClassWeights {
     /// Every image alike (plain cross-entropy).
     Equal,
@@ -241,7 +242,8 @@ impl ClassWeights {
 }
 
 /// The arithmetic of the forward and backward passes, in training and inference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// bf16 autocast on CUDA and on processors that compute bfloat16 natively
     /// (`device::cpu_has_native_bf16`), float32 on other processors (where bf16 is emulated).
@@ -282,7 +284,8 @@ pub enum CacheMode {
     Auto,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
     Adam,
     AdamW,
@@ -332,7 +335,8 @@ impl OptimizerConfig {
 }
 
 /// How the learning rate moves over the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ScheduleKind {
     /// The base rate throughout (after any warm-up).
     Constant,
@@ -356,7 +360,8 @@ impl ScheduleKind {
 }
 
 /// The validation figure that picks the best epoch and drives early stopping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Monitor {
     ValLoss,
     ValAccuracy,

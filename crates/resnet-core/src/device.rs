@@ -44,6 +44,11 @@ pub fn cuda_available() -> bool {
     tch::Cuda::is_available()
 }
 
+/// Whether libtorch can use cuDNN (false without CUDA).
+pub fn cudnn_available() -> bool {
+    tch::Cuda::cudnn_is_available()
+}
+
 pub fn cuda_device_count() -> usize {
     tch::Cuda::device_count() as usize
 }

@@ -14,6 +14,7 @@ use napi_derive::napi;
 pub struct RuntimeInfo {
     pub cuda_available: bool,
     pub cuda_device_count: u32,
+    pub cudnn_available: bool,
     pub threads: i32,
     /// Whether this processor computes bfloat16 natively: `precision: 'auto'` then runs bf16
     /// autocast on the CPU too.
@@ -25,6 +26,7 @@ pub fn runtime_info() -> RuntimeInfo {
     RuntimeInfo {
         cuda_available: resnet_core::device::cuda_available(),
         cuda_device_count: resnet_core::device::cuda_device_count() as u32,
+        cudnn_available: resnet_core::device::cudnn_available(),
         threads: resnet_core::device::thread_count() as i32,
         cpu_native_bf16: resnet_core::device::cpu_has_native_bf16(),
     }

@@ -6,5 +6,6 @@ pub mod libtorch_optim;
 pub mod optimizer;
 pub mod review;
 pub mod run;
+pub mod run_config;
 pub mod schedule;
 pub mod step;

@@ -14,6 +14,7 @@ use super::events::{BatchProgress, EpochSummary, RankInfo, TrainEvent, Warning};
 use super::fine_tune::Phases;
 use super::optimizer::Optimizer;
 use super::review::ValidationReview;
+use super::run_config;
 use super::schedule::Schedule;
 use super::step::{train_step_weighted, StepSettings};
 use crate::config::{DataSource, TrainConfig};
@@ -113,6 +114,16 @@ impl<'a> Trainer<'a> {
             // A run killed while writing leaves a temporary file behind; it is never read.
             remove_stale_temporaries(&config.output);
             remove_stale_temporaries(&config.output.join(BEST_DIR));
+            let resolved = run_config::resolved(config, group.as_ref().map_or(1, ProcessGroup::world_size));
+            if let Some(previous) = &config.resume {
+                for change in run_config::changes_on_resume(previous, &resolved) {
+                    observe(TrainEvent::Warning(Warning {
+                        message: format!("resume changes {change} from the run it continues"),
+                        path: Some(previous.join(run_config::CONFIG_FILE)),
+                    }));
+                }
+            }
+            run_config::write(&config.output, &resolved)?;
         }
 
         let class_root = config.data.class_root();
