@@ -2,7 +2,7 @@
 // the whole batch, torchrun as launcher, a killed rank, and rank 0 alone writing files. Every
 // child process has a deadline and is killed at teardown.
 import test from 'ava'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
@@ -229,4 +229,42 @@ test.serial('a peer that never arrives fails the rank with ERR_DISTRIBUTED after
   t.is(failure?.code, 'ERR_DISTRIBUTED')
   t.regex(failure.message, /rank 0: cannot join the 2 ranks at 127\.0\.0\.1:\d+ within 3 s/)
   t.true(Date.now() - started < 30_000, `took ${Date.now() - started} ms`)
+})
+
+test.serial('Ctrl-C on `resnet train --nproc-per-node 2` stops every rank: ERR_ABORTED, exit code 130, no rank left', async (t) => {
+  const out = temporaryDir(t, 'resnet-cli-ranks-')
+  let interrupted = false
+  const cli = runChild(
+    t,
+    process.execPath,
+    [join(root, 'dist', 'cli.js'), 'train', '--data', dataset, '--output', join(out, 'run'), '--arch', 'resnet18', '--image-size', '32', '--batch-size', '8', '--epochs', '50', '--device', 'cpu', '--nproc-per-node', '2', '--json'],
+    { deadlineMs: 120_000 },
+  )
+  // The ranks are the CLI's children; wait until both train, then interrupt the CLI alone.
+  const ranks = () => spawnSync('pgrep', ['-P', String(cli.child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number)
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline && !existsSync(join(out, 'run', 'checkpoint.safetensors'))) await new Promise((done) => setTimeout(done, 200))
+  const children = ranks()
+  t.is(children.length, 2, 'two rank processes')
+  cli.child.kill('SIGINT')
+  interrupted = true
+  const { code, lines } = await cli.exited
+  t.true(interrupted)
+  t.is(code, 130)
+  t.is(lines.at(-1)?.error?.code, 'ERR_ABORTED')
+  // The ranks finish their batch (or take the launcher's SIGTERM) and exit within seconds.
+  const alive = (pid) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  const gone = Date.now() + 20_000
+  while (Date.now() < gone && children.some(alive)) await new Promise((done) => setTimeout(done, 100))
+  t.deepEqual(children.filter(alive), [], 'no rank process is left')
+  // The last completed epoch stays loadable.
+  const model = await resnet.loadModel(join(out, 'run'), { device: 'cpu' })
+  model.dispose()
 })

@@ -72,7 +72,8 @@ export declare class NativeTrainResult {
 
 /**
  * `fault`: "panic" (in this synchronous call), "panic-in-task", "libtorch-error-in-task"
- * (returned by tch) or "libtorch-panic-in-task" (raised by tch as a panic).
+ * (returned by tch) or "libtorch-panic-in-task" (raised by tch as a panic), the last three on
+ * the torch thread, as the model's calls run.
  */
 export declare function internalInjectFault(fault: string): Promise<void>
 
@@ -82,7 +83,7 @@ export declare function internalInjectTrainingThreadPanic(onDone: (error: Error 
 /**
  * Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N"), its weights laid
  * out channels_last for inference when `channels_last`, computing in `precision` ("auto",
- * "fp32", "bf16").
+ * "fp32", "bf16"), with batch norm folded into the convolutions (a loaded model only infers).
  */
 export declare function loadModel(dir: string, device: string, channelsLast: boolean, precision: string): Promise<NativeModel>
 

@@ -82,10 +82,25 @@ await check('train-resume', 300, async (signal) => {
   return trained({ epochs: 2, resume: output }, signal)
 })
 await check('train-pretrained-freeze', 300, (signal) => trained({ pretrained: defaultOutput, freezeEpochs: 1, output: join(work, 'tuned') }, signal))
-// One rank of a distributed run (c10d, Gloo moving CUDA tensors through host memory; this
-// machine has one GPU): the rendezvous, the Reducer's hooks and the broadcasts on CUDA.
-await check('train-distributed-world-1', 300, (signal) =>
-  trained({ distributed: { nproc: 1, timeoutSeconds: 120 }, output: join(work, 'distributed') }, signal))
+// One rank of a distributed run (this machine has one GPU): the rendezvous, the Reducer's
+// hooks and the broadcasts on CUDA, through NCCL (the default) and through Gloo.
+for (const backend of ['nccl', 'gloo']) {
+  await check(`train-distributed-world-1-${backend}`, 300, async (signal) => {
+    process.env.RESNET_NAPI_DISTRIBUTED_BACKEND = backend
+    let started
+    try {
+      const run = resnet.train({ ...base, distributed: { nproc: 1, timeoutSeconds: 120 }, output: join(work, `distributed-${backend}`), signal })
+      run.on('start', (event) => (started = event))
+      const result = await run
+      const details = summary(result)
+      result.model.dispose()
+      if (started?.backend !== (device.startsWith('cuda') ? backend : 'gloo')) throw new Error(`ran on ${started?.backend}, not ${backend}`)
+      return { ...details, backend: started.backend }
+    } finally {
+      delete process.env.RESNET_NAPI_DISTRIBUTED_BACKEND
+    }
+  })
+}
 await check('train-resnet50-224', 420, (signal) =>
   trained({ arch: 'resnet50', imageSize: 224, batchSize: 32, epochs: 1, output: join(work, 'resnet50') }, signal))
 

@@ -36,4 +36,20 @@ if [[ ! -f "$marker" ]]; then
   mv "$target.partial" "$target"
   touch "$marker"
 fi
+# CUDA's C++ core headers (CCCL), which the wheel lacks and c10d's ProcessGroupNCCL.hpp needs
+# (through cuda_fp16.h): with them the addon gets NCCL for distributed runs on GPUs
+# (crates/resnet-core/build.rs). A few MB, once; without them Gloo moves CUDA tensors.
+cccl="$target/cccl"
+if [[ ! -f "$cccl/.complete" ]]; then
+  rm -rf "$cccl.partial"
+  if "${python:-python3}" -m pip install --quiet --no-compile --no-deps --disable-pip-version-check \
+      --target "$cccl.partial" "nvidia-cuda-cccl==13.0.85" >&2; then
+    rm -rf "$cccl"
+    mv "$cccl.partial" "$cccl"
+    touch "$cccl/.complete"
+  else
+    echo "Could not install nvidia-cuda-cccl: distributed runs on GPUs will use Gloo instead of NCCL" >&2
+    rm -rf "$cccl.partial"
+  fi
+fi
 echo "$target/torch"

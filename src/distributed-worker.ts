@@ -15,8 +15,10 @@ process.on('message', (message: LauncherMessage) => {
   process.on('message', (next: LauncherMessage) => {
     if (next.kind === 'abort') run.abort()
   })
-  // A launcher that dies leaves no rank behind.
+  // A launcher that dies leaves no rank behind; Ctrl-C in a terminal reaches every rank of its
+  // process group, and each stops after its current batch like a single-process run.
   process.on('disconnect', () => run.abort())
+  process.on('SIGINT', () => run.abort())
   run.on('event', (event) => {
     if (event.type !== 'error' && event.type !== 'end') send({ kind: 'event', event })
   })

@@ -18,7 +18,29 @@ fn main() {
         Err(_) => panic!("DEP_TCH_LIBTORCH_LIB is unset: torch-sys did not report its libtorch"),
     };
     let include = lib.parent().map(|root| root.join("include")).unwrap_or_default();
-    cc::Build::new()
+    let mut build = cc::Build::new();
+    // NCCL for CUDA tensors in distributed runs (csrc/distributed.cpp): ProcessGroupNCCL is in
+    // libtorch_cuda, and its header needs nccl.h and CUDA's headers, which the CUDA wheel
+    // installs beside torch (site-packages/nvidia/...). Without them, Gloo moves CUDA tensors.
+    let site = lib.parent().and_then(std::path::Path::parent).map(std::path::Path::to_path_buf).unwrap_or_default();
+    let found = |dirs: Vec<std::path::PathBuf>, file: &str| dirs.into_iter().find(|dir| dir.join(file).exists());
+    let nccl = found(vec![site.join("nvidia/nccl/include")], "nccl.h");
+    let cuda = found(["cu13", "cu12", "cuda_runtime"].iter().map(|name| site.join("nvidia").join(name).join("include")).collect(), "cuda_runtime_api.h");
+    // CCCL (nv/target, for cuda_fp16.h), which scripts/setup-libtorch.sh installs beside torch.
+    let cccl = found(vec![site.join("cccl/nvidia/cu13/include")], "nv/target");
+    // cuda_runtime.h includes crt/host_config.h, which comes with nvcc, not the runtime wheel;
+    // triton (a dependency of the torch wheel) carries nvcc's headers.
+    let crt = found(vec![site.join("triton/backends/nvidia/include")], "crt/host_config.h");
+    if site.join("cccl/.complete").exists() {
+        println!("cargo:rerun-if-changed={}", site.join("cccl/.complete").display());
+    }
+    if let (Some(nccl), Some(cuda), Some(cccl), Some(crt), true) = (nccl, cuda, cccl, crt, lib.join("libtorch_cuda.so").exists()) {
+        build.define("RESNET_WITH_NCCL", None).define("USE_C10D_NCCL", None).include(nccl).include(cuda).include(cccl).include(crt);
+        println!("cargo:rustc-link-search=native={}", lib.display());
+        println!("cargo:rustc-link-lib=dylib=torch_cuda");
+        println!("cargo:rustc-link-lib=dylib=c10_cuda");
+    }
+    build
         .cpp(true)
         .std("c++17")
         .file("csrc/precision.cpp")

@@ -1,7 +1,11 @@
 // Data-parallel training through libtorch's own distributed engine, c10d, which tch does not
-// bind: a TCPStore rendezvous (torchrun's MASTER_ADDR/MASTER_PORT), a Gloo process group,
-// coalesced broadcasts, in-place all-reduces and DDP's bucketing Reducer, which averages
-// gradients from autograd hooks while backward still runs.
+// bind: a TCPStore rendezvous (torchrun's MASTER_ADDR/MASTER_PORT), a process group (Gloo for
+// CPU tensors; NCCL for CUDA tensors where the build has it, else Gloo), coalesced broadcasts,
+// in-place all-reduces and DDP's bucketing Reducer, which averages gradients from autograd
+// hooks while backward still runs.
+//
+// NCCL (RESNET_WITH_NCCL, set by build.rs when libtorch_cuda and the wheel's nccl.h and CUDA
+// headers are there): ProcessGroupNCCL lives in libtorch_cuda, which the addon links anyway.
 //
 // Gloo's own headers come from Debian's libgloo-dev, not from the torch wheel (which lacks
 // them). They are only needed to compile ProcessGroupGloo.hpp: this file calls nothing of
@@ -20,6 +24,9 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
+#ifdef RESNET_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <chrono>
 #include <cstdlib>
@@ -60,12 +67,23 @@ struct resnet_process_group {
 
 extern "C" {
 
+// Whether this build can make NCCL process groups.
+int resnet_dist_has_nccl() noexcept {
+#ifdef RESNET_WITH_NCCL
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 // Joins the group of `world` ranks rendezvousing at addr:port. Rank 0 hosts the TCPStore,
 // unless `store_prefix` is given: then a launcher's agent (torchrun) hosts it and every rank
 // connects under that prefix, as torch.distributed does. `timeout_ms` bounds the rendezvous
 // and every collective. `interface` (may be empty) names the network interface Gloo binds.
+// `nccl`: CUDA tensors go through NCCL (else Gloo moves them through host memory).
 int resnet_dist_init(const char* addr, int port, int rank, int world, int64_t timeout_ms, const char* store_prefix,
-                     const char* interface, resnet_process_group** out, char* error, size_t error_len) noexcept {
+                     const char* interface, int nccl, resnet_process_group** out, char* error,
+                     size_t error_len) noexcept {
   try {
     auto timeout = std::chrono::milliseconds(timeout_ms);
     c10d::TCPStoreOptions options;
@@ -83,13 +101,27 @@ int resnet_dist_init(const char* addr, int port, int rank, int world, int64_t ti
     if (interface[0] != '\0') {
       gloo_options->devices = {c10d::ProcessGroupGloo::createDeviceForInterface(interface)};
     }
-    c10::intrusive_ptr<c10d::Backend> backend =
-        c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, gloo_options);
+    // One store prefix per backend, as torch.distributed gives each device's backend.
+    c10::intrusive_ptr<c10d::Backend> gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        c10::make_intrusive<c10d::PrefixStore>("cpu/", store), rank, world, gloo_options);
     auto group = c10::make_intrusive<c10d::ProcessGroup>(store, rank, world);
-    group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
-    // Gloo also moves CUDA tensors (through host memory).
-    group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend);
-    group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::GLOO, backend);
+    group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, gloo);
+    if (nccl) {
+#ifdef RESNET_WITH_NCCL
+      auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+      nccl_options->timeout = timeout;
+      c10::intrusive_ptr<c10d::Backend> backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+          c10::make_intrusive<c10d::PrefixStore>("cuda/", store), rank, world, nccl_options);
+      group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, backend);
+      group->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
+#else
+      throw std::runtime_error("this build of resnet-napi has no NCCL (built without the CUDA wheel's headers)");
+#endif
+    } else {
+      // Gloo also moves CUDA tensors (through host memory).
+      group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::GLOO, gloo);
+      group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    }
     *out = new resnet_process_group{std::move(group), nullptr};
     return 0;
   } catch (const std::exception& e) {

@@ -1,19 +1,26 @@
 //! Internal, for the test suite only (not part of the API; the facade does not export it):
 //! deliberate panics and libtorch errors in each kind of native entry point, proving that
 //! every one reaches JavaScript as an error with a code instead of aborting Node.
-use crate::errors::guarded;
+use crate::torch_thread::promise;
 use crate::training::{run_on_own_thread, DoneCallback};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 /// `fault`: "panic" (in this synchronous call), "panic-in-task", "libtorch-error-in-task"
-/// (returned by tch) or "libtorch-panic-in-task" (raised by tch as a panic).
+/// (returned by tch) or "libtorch-panic-in-task" (raised by tch as a panic), the last three on
+/// the torch thread, as the model's calls run.
 #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-pub fn internal_inject_fault(fault: String) -> Result<AsyncTask<FaultTask>> {
+pub fn internal_inject_fault(env: &Env, fault: String) -> Result<Object<'_>> {
     if fault == "panic" {
         panic!("injected fault: a panic in a synchronous entry point");
     }
-    Ok(AsyncTask::new(FaultTask { fault }))
+    let work = move || match fault.as_str() {
+        "panic-in-task" => panic!("injected fault: a panic in an async task"),
+        "libtorch-error-in-task" => resnet_core::fault_injection::libtorch_error(),
+        "libtorch-panic-in-task" => resnet_core::fault_injection::libtorch_panic(),
+        other => Err(resnet_core::Error::InvalidOption(format!("Expected a known fault but received {other:?}"))),
+    };
+    promise(env, work, Ok)
 }
 
 /// A panic on the training thread, reported through `onDone` like a training's outcome.
@@ -22,26 +29,4 @@ pub fn internal_inject_training_thread_panic(
     #[napi(ts_arg_type = "(error: Error | null, result: NativeTrainResult) => void")] on_done: DoneCallback,
 ) -> Result<()> {
     run_on_own_thread(|| panic!("injected fault: a panic on the training thread"), on_done)
-}
-
-pub struct FaultTask {
-    fault: String,
-}
-
-impl Task for FaultTask {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> Result<()> {
-        guarded(|| match self.fault.as_str() {
-            "panic-in-task" => panic!("injected fault: a panic in an async task"),
-            "libtorch-error-in-task" => resnet_core::fault_injection::libtorch_error(),
-            "libtorch-panic-in-task" => resnet_core::fault_injection::libtorch_panic(),
-            other => Err(resnet_core::Error::InvalidOption(format!("Expected a known fault but received {other:?}"))),
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
-        Ok(())
-    }
 }

@@ -1,15 +1,13 @@
-//! A loaded model as a JavaScript class. Loading, predicting, evaluating and saving run as
-//! async tasks on the libuv pool; the model sits behind a mutex so concurrent calls are safe.
-//! napi-rs runs `Task::compute` without `catch_unwind` (a panic there aborts Node), so every
-//! compute goes through `guarded`; synchronous entry points carry `#[napi(catch_unwind)]`.
-use crate::errors::guarded;
-use crate::torch_thread;
+//! A loaded model as a JavaScript class. Every call that computes runs on the torch thread
+//! through `torch_thread::promise` and returns a promise; the model sits behind a mutex so
+//! concurrent calls are safe. Every entry point carries `#[napi(catch_unwind)]`.
+use crate::torch_thread::promise;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use resnet_core::{device::parse_device, ImageInput, Precision, SavedModel};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 /// The native model; `None` once disposed.
 type Shared = Arc<Mutex<Option<SavedModel>>>;
@@ -30,27 +28,23 @@ impl NativeModel {
         let device_name = resnet_core::device::device_name(model.device());
         NativeModel { inner: Arc::new(Mutex::new(Some(model))), meta_json, device_name, disposed: AtomicBool::new(false) }
     }
-}
 
-/// Runs `work` on the model, on the torch thread (torch_thread.rs), or fails with
-/// ERR_INVALID_OPTION after `dispose`. A panic while the lock was held leaves nothing
-/// half-updated that inference relies on, so a poisoned lock is still used.
-fn with_model<T: Send + 'static>(
-    model: &Shared,
-    work: impl FnOnce(&SavedModel) -> resnet_core::Result<T> + Send + 'static,
-) -> Result<T> {
-    let model = model.clone();
-    let on_torch_thread = move || {
-        guarded(|| {
-            let guard: MutexGuard<'_, Option<SavedModel>> = model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            match guard.as_ref() {
-                Some(model) => work(model),
-                None => Err(resnet_core::Error::InvalidOption("Expected a model that is not disposed but received one after dispose()".into())),
-            }
-        })
-    };
-    torch_thread::run(on_torch_thread)
-        .unwrap_or_else(|| guarded(|| Err(resnet_core::Error::Libtorch("the inference thread is not running".into()))))
+    /// A promise of `present(work(model))`, computed on the torch thread; ERR_INVALID_OPTION
+    /// after `dispose`. A panic while the lock was held leaves nothing half-updated that
+    /// inference relies on, so a poisoned lock is still used.
+    fn run<'env, T: Send + 'static, V: ToNapiValue + 'static>(
+        &self,
+        env: &'env Env,
+        work: impl FnOnce(&SavedModel) -> resnet_core::Result<T> + Send + 'static,
+        present: impl FnOnce(T) -> Result<V> + Send + 'static,
+    ) -> Result<Object<'env>> {
+        let model = self.inner.clone();
+        let with_model = move || match model.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_ref() {
+            Some(model) => work(model),
+            None => Err(resnet_core::Error::InvalidOption("Expected a model that is not disposed but received one after dispose()".into())),
+        };
+        promise(env, with_model, present)
+    }
 }
 
 #[napi(object)]
@@ -58,6 +52,13 @@ pub struct NativePrediction {
     pub label: String,
     pub index: u32,
     pub probability: f64,
+}
+
+/// A float32 tensor: its elements in row-major order and its shape.
+#[napi(object)]
+pub struct NativeTensor {
+    pub data: Float32Array,
+    pub shape: Vec<u32>,
 }
 
 #[napi]
@@ -90,45 +91,68 @@ impl NativeModel {
 
     /// The pooled features before the classifier for each input.
     #[napi(catch_unwind, ts_return_type = "Promise<Float32Array[]>")]
-    pub fn embed(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<RowsTask> {
-        AsyncTask::new(RowsTask { model: self.inner.clone(), inputs: image_inputs(inputs), rows: Rows::Embeddings })
+    pub fn embed<'env>(&self, env: &'env Env, inputs: Vec<Either<String, Buffer>>) -> Result<Object<'env>> {
+        let inputs = image_inputs(inputs);
+        self.run(env, move |model| model.embed(&inputs), float_rows)
     }
 
     /// The raw classifier outputs (before softmax) for each input.
     #[napi(catch_unwind, ts_return_type = "Promise<Float32Array[]>")]
-    pub fn logits(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<RowsTask> {
-        AsyncTask::new(RowsTask { model: self.inner.clone(), inputs: image_inputs(inputs), rows: Rows::Logits })
+    pub fn logits<'env>(&self, env: &'env Env, inputs: Vec<Either<String, Buffer>>) -> Result<Object<'env>> {
+        let inputs = image_inputs(inputs);
+        self.run(env, move |model| model.logits(&inputs), float_rows)
     }
 
     /// The exact NCHW float tensor the network sees for the inputs.
     #[napi(catch_unwind, ts_return_type = "Promise<NativeTensor>")]
-    pub fn preprocess(&self, inputs: Vec<Either<String, Buffer>>) -> AsyncTask<PreprocessTask> {
-        AsyncTask::new(PreprocessTask { model: self.inner.clone(), inputs: image_inputs(inputs) })
+    pub fn preprocess<'env>(&self, env: &'env Env, inputs: Vec<Either<String, Buffer>>) -> Result<Object<'env>> {
+        let inputs = image_inputs(inputs);
+        self.run(env, move |model| model.preprocess(&inputs), |(data, shape)| {
+            Ok(NativeTensor { data: Float32Array::new(data), shape: shape.iter().map(|&d| d as u32).collect() })
+        })
     }
 
     /// Writes the network as an ONNX graph (opset 17) at `path`.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn export_onnx(&self, path: String) -> AsyncTask<ExportOnnxTask> {
-        AsyncTask::new(ExportOnnxTask { model: self.inner.clone(), path: path.into() })
+    pub fn export_onnx<'env>(&self, env: &'env Env, path: String) -> Result<Object<'env>> {
+        self.run(env, move |model| resnet_core::export::onnx::export_onnx(model, &PathBuf::from(path)), Ok)
     }
 
     /// Top-k predictions for each input (a path or an encoded image buffer); `tta` averages
     /// each image's and its mirror image's probabilities.
     #[napi(catch_unwind, ts_return_type = "Promise<NativePrediction[][]>")]
-    pub fn predict(&self, inputs: Vec<Either<String, Buffer>>, top_k: u32, tta: bool) -> AsyncTask<PredictTask> {
-        AsyncTask::new(PredictTask { model: self.inner.clone(), inputs: image_inputs(inputs), top_k: top_k as usize, tta })
+    pub fn predict<'env>(&self, env: &'env Env, inputs: Vec<Either<String, Buffer>>, top_k: u32, tta: bool) -> Result<Object<'env>> {
+        let inputs = image_inputs(inputs);
+        self.run(env, move |model| model.predict(&inputs, top_k as usize, tta), |ranked| {
+            let row = |predictions: Vec<resnet_core::Prediction>| {
+                predictions.into_iter().map(|p| NativePrediction { label: p.label, index: p.index as u32, probability: p.probability }).collect()
+            };
+            Ok(ranked.into_iter().map(row).collect::<Vec<Vec<NativePrediction>>>())
+        })
     }
 
     /// Metrics on a folder, as JSON text; skipped files are listed in it. `tta` as for predict.
     #[napi(catch_unwind, ts_return_type = "Promise<string>")]
-    pub fn evaluate(&self, dir: String, batch_size: u32, tta: bool) -> AsyncTask<EvaluateTask> {
-        AsyncTask::new(EvaluateTask { model: self.inner.clone(), dir: dir.into(), batch_size: batch_size as usize, tta })
+    pub fn evaluate<'env>(&self, env: &'env Env, dir: String, batch_size: u32, tta: bool) -> Result<Object<'env>> {
+        let work = move |model: &SavedModel| {
+            let mut skipped = Vec::new();
+            let evaluation = model.evaluate_dir(&PathBuf::from(dir), batch_size as usize, 0, tta, &mut |skip| skipped.push(skip))?;
+            let mut value = serde_json::to_value(&evaluation).map_err(|error| resnet_core::Error::Libtorch(error.to_string()))?;
+            let skipped = skipped.into_iter().map(|skip| serde_json::json!({ "path": skip.path.display().to_string(), "reason": skip.reason }));
+            value["skipped"] = serde_json::Value::Array(skipped.collect());
+            Ok(value.to_string())
+        };
+        self.run(env, work, Ok)
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn save(&self, dir: String) -> AsyncTask<SaveTask> {
-        AsyncTask::new(SaveTask { model: self.inner.clone(), dir: dir.into() })
+    pub fn save<'env>(&self, env: &'env Env, dir: String) -> Result<Object<'env>> {
+        self.run(env, move |model| model.save(&PathBuf::from(dir)), Ok)
     }
+}
+
+fn float_rows(rows: Vec<Vec<f32>>) -> Result<Vec<Float32Array>> {
+    Ok(rows.into_iter().map(Float32Array::new).collect())
 }
 
 /// Paths stay paths; buffers are copied, as the work runs off the JavaScript thread.
@@ -144,193 +168,15 @@ fn image_inputs(inputs: Vec<Either<String, Buffer>>) -> Vec<ImageInput> {
 
 /// Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N"), its weights laid
 /// out channels_last for inference when `channels_last`, computing in `precision` ("auto",
-/// "fp32", "bf16").
+/// "fp32", "bf16"), with batch norm folded into the convolutions (a loaded model only infers).
 #[napi(catch_unwind, ts_return_type = "Promise<NativeModel>")]
-pub fn load_model(dir: String, device: String, channels_last: bool, precision: String) -> AsyncTask<LoadTask> {
-    AsyncTask::new(LoadTask { dir: dir.into(), device, channels_last, precision })
-}
-
-pub struct LoadTask {
-    dir: PathBuf,
-    device: String,
-    channels_last: bool,
-    precision: String,
-}
-
-impl Task for LoadTask {
-    type Output = SavedModel;
-    type JsValue = NativeModel;
-
-    fn compute(&mut self) -> Result<SavedModel> {
-        guarded(|| {
-            let mut model = SavedModel::load(&self.dir, parse_device(&self.device)?)?;
-            model.set_channels_last(self.channels_last)?;
-            model.precision = Precision::parse(&self.precision)?;
-            // A loaded model only infers: batch norm folded into the convolutions.
-            model.fold_batch_norm()?;
-            Ok(model)
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, model: SavedModel) -> Result<NativeModel> {
-        Ok(NativeModel::wrap(model))
-    }
-}
-
-/// Which per-input rows of floats a `RowsTask` computes.
-#[derive(Clone, Copy)]
-pub enum Rows {
-    /// The pooled features before the classifier.
-    Embeddings,
-    /// The classifier outputs before softmax.
-    Logits,
-}
-
-pub struct RowsTask {
-    model: Shared,
-    inputs: Vec<ImageInput>,
-    rows: Rows,
-}
-
-impl Task for RowsTask {
-    type Output = Vec<Vec<f32>>;
-    type JsValue = Vec<Float32Array>;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        let (inputs, rows) = (std::mem::take(&mut self.inputs), self.rows);
-        with_model(&self.model, move |model| match rows {
-            Rows::Embeddings => model.embed(&inputs),
-            Rows::Logits => model.logits(&inputs),
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(output.into_iter().map(Float32Array::new).collect())
-    }
-}
-
-/// A float32 tensor: its elements in row-major order and its shape.
-#[napi(object)]
-pub struct NativeTensor {
-    pub data: Float32Array,
-    pub shape: Vec<u32>,
-}
-
-pub struct PreprocessTask {
-    model: Shared,
-    inputs: Vec<ImageInput>,
-}
-
-impl Task for PreprocessTask {
-    type Output = (Vec<f32>, [usize; 4]);
-    type JsValue = NativeTensor;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        let inputs = std::mem::take(&mut self.inputs);
-        with_model(&self.model, move |model| model.preprocess(&inputs))
-    }
-
-    fn resolve(&mut self, _env: Env, (data, shape): Self::Output) -> Result<NativeTensor> {
-        Ok(NativeTensor { data: Float32Array::new(data), shape: shape.iter().map(|&d| d as u32).collect() })
-    }
-}
-
-pub struct ExportOnnxTask {
-    model: Shared,
-    path: PathBuf,
-}
-
-impl Task for ExportOnnxTask {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> Result<()> {
-        let path = self.path.clone();
-        with_model(&self.model, move |model| resnet_core::export::onnx::export_onnx(model, &path))
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
-        Ok(())
-    }
-}
-
-pub struct PredictTask {
-    model: Shared,
-    inputs: Vec<ImageInput>,
-    top_k: usize,
-    tta: bool,
-}
-
-impl Task for PredictTask {
-    type Output = Vec<Vec<NativePrediction>>;
-    type JsValue = Vec<Vec<NativePrediction>>;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        let (inputs, top_k, tta) = (std::mem::take(&mut self.inputs), self.top_k, self.tta);
-        let ranked = with_model(&self.model, move |model| model.predict(&inputs, top_k, tta))?;
-        Ok(ranked
-            .into_iter()
-            .map(|predictions| {
-                predictions
-                    .into_iter()
-                    .map(|p| NativePrediction { label: p.label, index: p.index as u32, probability: p.probability })
-                    .collect()
-            })
-            .collect())
-    }
-
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(output)
-    }
-}
-
-pub struct EvaluateTask {
-    model: Shared,
-    dir: PathBuf,
-    batch_size: usize,
-    tta: bool,
-}
-
-impl Task for EvaluateTask {
-    type Output = String;
-    type JsValue = String;
-
-    fn compute(&mut self) -> Result<String> {
-        let (dir, batch_size, tta) = (self.dir.clone(), self.batch_size, self.tta);
-        let (evaluation, skipped) = with_model(&self.model, move |model| {
-            let mut skipped = Vec::new();
-            let evaluation = model.evaluate_dir(&dir, batch_size, 0, tta, &mut |skip| skipped.push(skip))?;
-            Ok((evaluation, skipped))
-        })?;
-        let skipped: Vec<serde_json::Value> = skipped
-            .into_iter()
-            .map(|skip| serde_json::json!({ "path": skip.path.display().to_string(), "reason": skip.reason }))
-            .collect();
-        let mut value = serde_json::to_value(&evaluation).map_err(|error| Error::from_reason(error.to_string()))?;
-        value["skipped"] = serde_json::Value::Array(skipped);
-        Ok(value.to_string())
-    }
-
-    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
-        Ok(output)
-    }
-}
-
-pub struct SaveTask {
-    model: Shared,
-    dir: PathBuf,
-}
-
-impl Task for SaveTask {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> Result<()> {
-        let dir = self.dir.clone();
-        with_model(&self.model, move |model| model.save(&dir))
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
-        Ok(())
-    }
+pub fn load_model(env: &Env, dir: String, device: String, channels_last: bool, precision: String) -> Result<Object<'_>> {
+    let load = move || {
+        let mut model = SavedModel::load(&PathBuf::from(dir), parse_device(&device)?)?;
+        model.set_channels_last(channels_last)?;
+        model.precision = Precision::parse(&precision)?;
+        model.fold_batch_norm()?;
+        Ok(model)
+    };
+    promise(env, load, |model| Ok(NativeModel::wrap(model)))
 }

@@ -1,10 +1,17 @@
-//! One long-lived thread for the libtorch work of the model's async tasks (predict, embed,
-//! logits, evaluate, export, save). libtorch parallelises each operator over an OpenMP team
+//! One long-lived thread for the libtorch work of the model's async calls (load, predict,
+//! embed, logits, preprocess, evaluate, export, save). libtorch parallelises each operator over an OpenMP team
 //! owned by the calling thread. Run straight from the libuv pool, every pool thread that
 //! picks up a task starts a team of its own, and a team that has just finished keeps spinning
 //! for a while, taking the cores from the next call's team: a resnet34 predict on 2 cores
 //! took 74 ms from the pool against 61 ms from a single thread. Calls queue here in order;
 //! each uses all of libtorch's threads, so running them one at a time loses nothing.
+//!
+//! `promise` is the one way the binding runs such work: it queues a closure here and returns a
+//! JavaScript promise that this thread settles. Neither the JavaScript thread nor the libuv
+//! pool waits for it.
+use crate::errors::{guarded, to_napi};
+use napi::bindgen_prelude::{Object, ToNapiValue};
+use napi::Env;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Mutex, OnceLock};
 
@@ -25,15 +32,30 @@ fn queue() -> Option<Sender<Job>> {
     Some(sender.clone())
 }
 
-/// Runs `work` on the torch thread and waits for its result; `None` when that thread could
-/// not be started or has stopped. `work` must not panic (wrap it in `errors::guarded`): a
-/// panic would end the thread for every later call.
-pub fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    let (reply, result) = mpsc::sync_channel(1);
-    let job: Job = Box::new(move || {
-        // The caller may have gone; there is nobody to tell then.
-        let _ = reply.send(work());
+/// What settles a promise on the JavaScript thread: builds the JavaScript value there.
+type Resolver<V> = Box<dyn FnOnce(Env) -> napi::Result<V>>;
+
+/// Runs `work` on the torch thread (panics caught as ERR_LIBTORCH) and returns a promise of
+/// `present(output)`, which runs on the JavaScript thread (where napi values may be made), or
+/// rejected with `work`'s error.
+pub fn promise<'env, T, V>(
+    env: &'env Env,
+    work: impl FnOnce() -> resnet_core::Result<T> + Send + 'static,
+    present: impl FnOnce(T) -> napi::Result<V> + Send + 'static,
+) -> napi::Result<Object<'env>>
+where
+    T: Send + 'static,
+    V: ToNapiValue + 'static,
+{
+    let (deferred, promise) = env.create_deferred::<V, Resolver<V>>()?;
+    let unqueued = deferred.clone();
+    let job: Job = Box::new(move || match guarded(work) {
+        Ok(output) => deferred.resolve(Box::new(move |_env| present(output))),
+        Err(error) => deferred.reject(error),
     });
-    queue()?.send(job).ok()?;
-    result.recv().ok()
+    let queued = queue().is_some_and(|sender| sender.send(job).is_ok());
+    if !queued {
+        unqueued.reject(to_napi(resnet_core::Error::Libtorch("the inference thread is not running".into())));
+    }
+    Ok(promise)
 }

@@ -1,6 +1,7 @@
-//! One rank's process group (csrc/distributed.cpp): a Gloo group over a TCPStore rendezvous,
-//! the collectives the training loop needs, and DDP's Reducer for the gradients.
-use super::topology::Topology;
+//! One rank's process group (csrc/distributed.cpp): Gloo (and NCCL for CUDA tensors) over a
+//! TCPStore rendezvous, the collectives the training loop needs, and DDP's Reducer for the
+//! gradients.
+use super::topology::{CudaBackend, Topology};
 use crate::error::{Error, Result};
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int};
@@ -21,10 +22,12 @@ extern "C" {
         timeout_ms: i64,
         store_prefix: *const c_char,
         interface: *const c_char,
+        nccl: c_int,
         out: *mut *mut RawGroup,
         error: *mut c_char,
         error_len: usize,
     ) -> c_int;
+    fn resnet_dist_has_nccl() -> c_int;
     fn resnet_dist_free(group: *mut RawGroup);
     fn resnet_dist_broadcast(group: *mut RawGroup, tensors: *const *const torch_sys::C_tensor, count: usize, error: *mut c_char, error_len: usize) -> c_int;
     fn resnet_dist_all_reduce_sum(
@@ -50,13 +53,17 @@ pub struct ProcessGroup {
     raw: *mut RawGroup,
     rank: usize,
     world_size: usize,
+    backend: &'static str,
 }
 
 impl ProcessGroup {
-    /// Meets the other ranks at `topology`'s address; fails with `ERR_DISTRIBUTED` when they
-    /// do not all arrive within its timeout.
-    pub fn join(topology: &Topology) -> Result<ProcessGroup> {
+    /// Meets the other ranks at `topology`'s address, to train on `device`; fails with
+    /// `ERR_DISTRIBUTED` when they do not all arrive within its timeout. CUDA tensors go
+    /// through NCCL where this build has it, unless the topology asks for Gloo.
+    pub fn join(topology: &Topology, device: tch::Device) -> Result<ProcessGroup> {
         topology.validate()?;
+        // SAFETY: a constant answer from the C++ side.
+        let nccl = device.is_cuda() && topology.cuda_backend == CudaBackend::Nccl && unsafe { resnet_dist_has_nccl() } != 0;
         let text = |value: &str, what: &str| {
             CString::new(value).map_err(|_| Error::InvalidOption(format!("Expected {what} without NUL characters but received {value:?}")))
         };
@@ -77,6 +84,7 @@ impl ProcessGroup {
                 i64::try_from(topology.timeout.as_millis()).unwrap_or(i64::MAX),
                 prefix.as_ptr(),
                 interface.as_ptr(),
+                c_int::from(nccl),
                 &mut raw,
                 message.as_mut_ptr(),
                 message.len(),
@@ -95,7 +103,12 @@ impl ProcessGroup {
                 ),
             });
         }
-        Ok(ProcessGroup { raw, rank: topology.rank, world_size: topology.world_size })
+        Ok(ProcessGroup { raw, rank: topology.rank, world_size: topology.world_size, backend: if nccl { "nccl" } else { "gloo" } })
+    }
+
+    /// The backend moving the model's tensors: "nccl" (CUDA) or "gloo".
+    pub fn backend(&self) -> &'static str {
+        self.backend
     }
 
     pub fn rank(&self) -> usize {

@@ -7,4 +7,4 @@ pub mod topology;
 
 pub use group::ProcessGroup;
 pub use shard::shard;
-pub use topology::Topology;
+pub use topology::{CudaBackend, Topology};

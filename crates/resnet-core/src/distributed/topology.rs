@@ -26,6 +26,18 @@ pub struct Topology {
     /// machine's hostname resolves to, or loopback.
     pub interface: Option<String>,
     pub timeout: Duration,
+    /// What moves CUDA tensors (`RESNET_NAPI_DISTRIBUTED_BACKEND`: "nccl", the default, or
+    /// "gloo"). CPU tensors always go through Gloo.
+    pub cuda_backend: CudaBackend,
+}
+
+/// The c10d backend for CUDA tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CudaBackend {
+    /// NVIDIA's collectives, GPU to GPU (Gloo stands in for it in a build without NCCL).
+    Nccl,
+    /// Through host memory: slower, but needs nothing of the GPUs' interconnect.
+    Gloo,
 }
 
 impl Topology {
@@ -73,6 +85,15 @@ impl Topology {
             },
             interface: var("GLOO_SOCKET_IFNAME").filter(|name| !name.is_empty()),
             timeout: DEFAULT_TIMEOUT,
+            cuda_backend: match var("RESNET_NAPI_DISTRIBUTED_BACKEND").as_deref() {
+                None | Some("") | Some("nccl") => CudaBackend::Nccl,
+                Some("gloo") => CudaBackend::Gloo,
+                Some(other) => {
+                    return Err(Error::InvalidOption(format!(
+                        "Expected \"nccl\" or \"gloo\" in RESNET_NAPI_DISTRIBUTED_BACKEND but received {other:?}"
+                    )))
+                }
+            },
         };
         topology.validate()?;
         Ok(Some(topology))

@@ -38,7 +38,7 @@ pub struct EpochSummary {
 pub struct RankInfo {
     pub rank: usize,
     pub world_size: usize,
-    /// The c10d backend averaging the gradients: "gloo".
+    /// The c10d backend averaging the gradients: "nccl" (CUDA) or "gloo".
     pub backend: &'static str,
 }
 

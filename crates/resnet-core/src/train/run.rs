@@ -102,28 +102,31 @@ struct Trainer<'a> {
     last_validation: Option<(Tally, Vec<SampleOutcome>)>,
     /// In a data-parallel run, this rank's process group.
     group: Option<ProcessGroup>,
+    /// What `<output>/config.json` will hold (the writing rank only).
+    resolved: Option<serde_json::Value>,
 }
 
 impl<'a> Trainer<'a> {
     fn prepare(config: &'a TrainConfig, observe: &mut dyn FnMut(TrainEvent)) -> Result<Self> {
         config.validate()?;
         let device = training_device(config)?;
-        let group = config.distributed.as_ref().map(ProcessGroup::join).transpose()?;
+        let group = config.distributed.as_ref().map(|topology| ProcessGroup::join(topology, device)).transpose()?;
+        let mut resolved = None;
         if group.as_ref().is_none_or(|group| group.rank() == 0) {
             ensure_writable_dir(&config.output)?;
             // A run killed while writing leaves a temporary file behind; it is never read.
             remove_stale_temporaries(&config.output);
             remove_stale_temporaries(&config.output.join(BEST_DIR));
-            let resolved = run_config::resolved(config, group.as_ref().map_or(1, ProcessGroup::world_size));
+            let configuration = run_config::resolved(config, group.as_ref().map_or(1, ProcessGroup::world_size));
             if let Some(previous) = &config.resume {
-                for change in run_config::changes_on_resume(previous, &resolved) {
+                for change in run_config::changes_on_resume(previous, &configuration) {
                     observe(TrainEvent::Warning(Warning {
                         message: format!("resume changes {change} from the run it continues"),
                         path: Some(previous.join(run_config::CONFIG_FILE)),
                     }));
                 }
             }
-            run_config::write(&config.output, &resolved)?;
+            resolved = Some(configuration);
         }
 
         let class_root = config.data.class_root();
@@ -192,7 +195,7 @@ impl<'a> Trainer<'a> {
             class_counts,
             train_images: train_split.samples.len(),
             validation_images: validation_split.samples.len(),
-            distributed: group.as_ref().map(|group| RankInfo { rank: group.rank(), world_size: group.world_size(), backend: "gloo" }),
+            distributed: group.as_ref().map(|group| RankInfo { rank: group.rank(), world_size: group.world_size(), backend: group.backend() }),
         });
         // On the CPU the loader's threads also normalise; a GPU gets uint8 and normalises itself.
         let output = BatchForm::for_device(device, &config.preprocess, channels_last);
@@ -233,6 +236,7 @@ impl<'a> Trainer<'a> {
             },
             last_validation: None,
             group,
+            resolved,
         })
     }
 
@@ -256,6 +260,11 @@ impl<'a> Trainer<'a> {
             }
             None => Progress { world_size, ..Progress::start(&self.model) },
         };
+        // Written once a resume has been accepted, so that a refused one leaves the earlier
+        // run's record as it was.
+        if let Some(resolved) = &self.resolved {
+            run_config::write(&config.output, resolved)?;
+        }
         let steps_per_epoch = self.train_samples.len().div_ceil(world_size).div_ceil(config.batch_size).max(1);
         let schedule = Schedule::new(config.schedule, config.warmup_epochs, steps_per_epoch);
         let phases = Phases {
