@@ -44,6 +44,20 @@ void report(const char* message, char* error, size_t error_len) {
   }
 }
 
+// Runs `body`: 0 when it returns, -1 with the exception's message in `error` when it throws.
+template <typename Body>
+int guarded(char* error, size_t error_len, Body&& body) noexcept {
+  try {
+    body();
+    return 0;
+  } catch (const std::exception& e) {
+    report(e.what(), error, error_len);
+  } catch (...) {
+    report("unknown C++ exception", error, error_len);
+  }
+  return -1;
+}
+
 // DDP's defaults: the first bucket small (its all-reduce starts as soon as the last layers'
 // gradients are ready), the others 25 MiB.
 constexpr int64_t kFirstBucketBytes = 1024 * 1024;
@@ -84,7 +98,7 @@ int resnet_dist_has_nccl() noexcept {
 int resnet_dist_init(const char* addr, int port, int rank, int world, int64_t timeout_ms, const char* store_prefix,
                      const char* interface, int nccl, resnet_process_group** out, char* error,
                      size_t error_len) noexcept {
-  try {
+  return guarded(error, error_len, [&] {
     auto timeout = std::chrono::milliseconds(timeout_ms);
     c10d::TCPStoreOptions options;
     options.port = static_cast<std::uint16_t>(port);
@@ -123,14 +137,7 @@ int resnet_dist_init(const char* addr, int port, int rank, int world, int64_t ti
       group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
     }
     *out = new resnet_process_group{std::move(group), nullptr};
-    return 0;
-  } catch (const std::exception& e) {
-    report(e.what(), error, error_len);
-    return -1;
-  } catch (...) {
-    report("unknown C++ exception", error, error_len);
-    return -1;
-  }
+  });
 }
 
 void resnet_dist_free(resnet_process_group* group) noexcept {
@@ -143,37 +150,23 @@ void resnet_dist_free(resnet_process_group* group) noexcept {
 // Copies rank 0's values of `count` tensors into every rank's, in buckets.
 int resnet_dist_broadcast(resnet_process_group* group, at::Tensor* const* tensors, size_t count, char* error,
                           size_t error_len) noexcept {
-  try {
+  return guarded(error, error_len, [&] {
     c10::NoGradGuard no_grad;
     std::vector<at::Tensor> list = tensors_of(tensors, count);
     c10d::broadcast_coalesced(group->group, list, kBucketBytes, 0);
-    return 0;
-  } catch (const std::exception& e) {
-    report(e.what(), error, error_len);
-    return -1;
-  } catch (...) {
-    report("unknown C++ exception", error, error_len);
-    return -1;
-  }
+  });
 }
 
 // Sums `count` tensors across the ranks, in place, and waits for the result.
 int resnet_dist_all_reduce_sum(resnet_process_group* group, at::Tensor* const* tensors, size_t count, char* error,
                                size_t error_len) noexcept {
-  try {
+  return guarded(error, error_len, [&] {
     std::vector<at::Tensor> list = tensors_of(tensors, count);
     for (auto& tensor : list) {
       std::vector<at::Tensor> one{tensor};
       group->group->allreduce(one)->wait();
     }
-    return 0;
-  } catch (const std::exception& e) {
-    report(e.what(), error, error_len);
-    return -1;
-  } catch (...) {
-    report("unknown C++ exception", error, error_len);
-    return -1;
-  }
+  });
 }
 
 // Hands `count` parameters (those being trained; frozen ones left out) to a new Reducer,
@@ -181,9 +174,9 @@ int resnet_dist_all_reduce_sum(resnet_process_group* group, at::Tensor* const* t
 // over the ranks, all-reduced bucket by bucket as backward produces them.
 int resnet_dist_attach_reducer(resnet_process_group* group, at::Tensor* const* params, size_t count, char* error,
                                size_t error_len) noexcept {
-  try {
+  return guarded(error, error_len, [&] {
     group->reducer.reset();
-    if (count == 0) return 0;
+    if (count == 0) return;
     std::vector<at::Tensor> list = tensors_of(params, count);
     std::vector<bool> sparse(count, false);
     // As torch.nn.parallel.DistributedDataParallel assigns them: by size, in reverse order
@@ -196,33 +189,19 @@ int resnet_dist_attach_reducer(resnet_process_group* group, at::Tensor* const* p
         list, std::move(buckets), group->group, sparse, kBucketBytes, /*find_unused_parameters=*/false,
         /*gradient_as_bucket_view=*/false, std::unordered_map<size_t, std::string>{}, kFirstBucketBytes,
         /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false, std::move(limit_list));
-    return 0;
-  } catch (const std::exception& e) {
-    report(e.what(), error, error_len);
-    return -1;
-  } catch (...) {
-    report("unknown C++ exception", error, error_len);
-    return -1;
-  }
+  });
 }
 
 // What DDP's forward does before a training forward pass: after the first iteration,
 // re-buckets the parameters in the order their gradients arrived, then arms the Reducer
 // for the coming backward pass.
 int resnet_dist_prepare_step(resnet_process_group* group, char* error, size_t error_len) noexcept {
-  try {
-    if (!group->reducer) return 0;
+  return guarded(error, error_len, [&] {
+    if (!group->reducer) return;
     group->reducer->rebuild_buckets();
     group->reducer->prepare_for_forward();
     group->reducer->prepare_for_backward({});
-    return 0;
-  } catch (const std::exception& e) {
-    report(e.what(), error, error_len);
-    return -1;
-  } catch (...) {
-    report("unknown C++ exception", error, error_len);
-    return -1;
-  }
+  });
 }
 
 }  // extern "C"
