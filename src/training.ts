@@ -1,6 +1,7 @@
 // train(): validates the options, starts the native training thread, and exposes it as an
 // EventEmitter (progress) that is also a promise of the result.
 import { EventEmitter } from 'node:events'
+import { availableParallelism } from 'node:os'
 import { resolve as resolvePath, join } from 'node:path'
 import type { NativeTrainOptions, NativeTrainResult, NativeTraining } from '../native/binding'
 import { runRanks } from './distributed'
@@ -203,6 +204,8 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
       // Resolved once, so that every rank agrees on the default's time stamp.
       output: nativeOptions.output,
       pretrained,
+      // Each rank decodes with its share of the cores, as it computes with its share (runRanks).
+      workers: options.workers ?? Math.max(1, Math.floor(availableParallelism() / nproc)),
       distributed: distributed?.timeoutSeconds === undefined ? undefined : { timeoutSeconds: distributed.timeoutSeconds },
     }
     const summary = await runRanks(nproc, rankOptions, ({ type, ...payload }) => this.#emitSafely(type, payload as never), this.#beforeStart.signal)
