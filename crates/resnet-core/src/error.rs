@@ -91,7 +91,7 @@ impl From<tch::TchError> for Error {
 }
 
 /// libtorch messages carry a C++ backtrace after the first lines; keep the useful part.
-fn first_line(text: &str) -> String {
+pub(crate) fn first_line(text: &str) -> String {
     let cut = text.find("\nException raised from").unwrap_or(text.len());
     text[..cut].trim().to_string()
 }

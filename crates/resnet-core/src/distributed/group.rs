@@ -198,7 +198,6 @@ fn is_engine_failure(text: &str) -> bool {
 
 fn message_text(message: &[c_char]) -> String {
     // SAFETY: the C++ side leaves `message` NUL-terminated (zeroed here beforehand).
-    let text = unsafe { std::ffi::CStr::from_ptr(message.as_ptr()) }.to_string_lossy().into_owned();
-    let cut = text.find("\nException raised from").unwrap_or(text.len());
-    text[..cut].trim().to_string()
+    let text = unsafe { std::ffi::CStr::from_ptr(message.as_ptr()) }.to_string_lossy();
+    crate::error::first_line(&text)
 }
