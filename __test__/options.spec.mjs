@@ -21,7 +21,7 @@ const invalidCases = [
   [{ data: 'x', signal: {} }, 'Expected an AbortSignal for signal but received an object'],
   [{ data: 'x', distributed: { nproc: 0 } }, 'Expected an integer between 1 and 4096 for distributed.nproc but received 0'],
   [{ data: 'x', distributed: { ranks: 2 } }, 'Expected one of the options nproc, timeoutSeconds for distributed but received "ranks"'],
-  [{ data: 'x', distributed: 2 }, 'Expected an object like { nproc: 2 } for distributed but received 2'],
+  [{ data: 'x', distributed: 2 }, 'Expected an object of the options nproc, timeoutSeconds for distributed but received 2'],
   [{ data: 'x', distributed: { timeoutSeconds: -1 } }, 'Expected a positive number for distributed.timeoutSeconds but received -1'],
   [{ data: 'x', freezeBatchNorm: 'yes' }, 'Expected a boolean for freezeBatchNorm but received "yes"'],
   [{ data: 'x', epoch: 3 }, 'Expected one of the options data, validationSplit, arch, epochs, batchSize, learningRate, optimizer, imageSize, device, output, seed, signal, recipe, resize, mean, std, augment, cache, cacheBytes, workers, cropScale, weightDecay, decayNormAndBias, momentum, nesterov, schedule, warmupEpochs, labelSmoothing, gradientClip, monitor, patience, minDelta, resume, pretrained, freezeEpochs, bodyLrFactor, precision, channelsLast, classWeights, freezeBatchNorm, distributed for train options but received "epoch"'],

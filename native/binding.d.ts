@@ -70,6 +70,9 @@ export declare class NativeTrainResult {
   takeThumbnails(): Array<Buffer>
 }
 
+/** Throws ERR_INVALID_OPTION for options that break a range or rule; looks at no file. */
+export declare function checkTrainOptions(options: Record<string, unknown>): void
+
 /**
  * `fault`: "panic" (in this synchronous call), "panic-in-task", "libtorch-error-in-task"
  * (returned by tch) or "libtorch-panic-in-task" (raised by tch as a panic), the last three on
@@ -87,6 +90,24 @@ export declare function internalInjectTrainingThreadPanic(onDone: (error: Error 
  */
 export declare function loadModel(dir: string, device: string, channelsLast: boolean, precision: string): Promise<NativeModel>
 
+/** One training option as the core defines it. */
+export interface NativeOptionSpec {
+  /** As the API names it; "group.key" inside a group such as `distributed`. */
+  name: string
+  /**
+   * "integer" | "number" | "choice" | "boolean" | "text" | "triple" | "fractionRange" |
+   * "data" | "device" | "group"
+   */
+  kind: string
+  /** What a message says the option expects: "an integer between 1 and 100000". */
+  expected: string
+  /** The default in words ("0.003; recipe notebook: 0.005"); null when unset means off. */
+  default?: string
+  /** The names a "choice" takes. */
+  choices?: Array<string>
+  help: string
+}
+
 export interface NativePrediction {
   label: string
   index: number
@@ -97,102 +118,6 @@ export interface NativePrediction {
 export interface NativeTensor {
   data: Float32Array
   shape: Array<number>
-}
-
-export interface NativeTrainOptions {
-  /**
-   * A root holding `train/` and `test/` (or `val/`), or with `validationSplit` a folder of
-   * class folders. Either this or `trainDir` and `testDir`.
-   */
-  data?: string
-  /** Fraction of each class held out for validation when `data` is one folder of classes. */
-  validationSplit?: number
-  trainDir?: string
-  testDir?: string
-  /** Directory for the saved model and history. */
-  output: string
-  /** @default "resnet34" */
-  arch?: string
-  /** @default 10 */
-  epochs?: number
-  /** @default 64 */
-  batchSize?: number
-  /** @default 0.003 (recipe "notebook": 0.005) */
-  learningRate?: number
-  /** "adam" | "adamw" | "sgd". @default "adamw" (recipe "notebook": "adam") */
-  optimizer?: string
-  /** @default 0.05 for the standard recipe's adamw; otherwise PyTorch's default (adam, sgd: 0; adamw: 0.01) */
-  weightDecay?: number
-  /** Decay batch-norm weights and biases too. @default false */
-  decayNormAndBias?: boolean
-  /** SGD momentum. @default 0.9 */
-  momentum?: number
-  /** @default false */
-  nesterov?: boolean
-  /** "constant" | "cosine" | "onecycle". @default "onecycle" (recipe "notebook": "constant") */
-  schedule?: string
-  /** @default 0 */
-  warmupEpochs?: number
-  /** @default 0.1 (recipe "notebook": 0) */
-  labelSmoothing?: number
-  /** "equal" | "balanced" (loss weights inversely proportional to class counts). @default "equal" */
-  classWeights?: string
-  /** Largest global gradient norm. */
-  gradientClip?: number
-  /** "valLoss" | "valAccuracy". @default "valLoss" */
-  monitor?: string
-  /** Epochs without improvement before stopping early. */
-  patience?: number
-  /** @default 0 */
-  minDelta?: number
-  /** A previous run's output directory to continue from. */
-  resume?: string
-  /** @default 256 */
-  imageSize?: number
-  /** "auto" | "cpu" | "cuda" | "cuda:N". @default "auto" */
-  device?: string
-  /** @default 42 */
-  seed?: number
-  /**
-   * "standard" (AdamW 0.003, weight decay 0.05, one-cycle, label smoothing 0.1;
-   * random-resized-crop + flip; resize + centre crop; ImageNet mean/std; with pretrained
-   * weights one frozen epoch) or "notebook" (Adam 0.005 constant; stretch, no augmentation,
-   * mean/std 0.5). @default "standard"
-   */
-  recipe?: string
-  /** Overrides the recipe's evaluation resize: "stretch" | "crop". */
-  resize?: string
-  /** Overrides the recipe's normalisation mean. */
-  mean?: Array<number>
-  /** Overrides the recipe's normalisation std. */
-  std?: Array<number>
-  /** false turns the recipe's training augmentation off. */
-  augment?: boolean
-  /** Random-resized-crop area range, [min, max] fractions of the image. @default [0.35, 1] */
-  cropScale?: Array<number>
-  /** "auto" | "memory" | "off". @default "auto" (a quarter of the available memory) */
-  cache?: string
-  /** Bound of the "memory" cache in bytes. @default half the available memory */
-  cacheBytes?: number
-  /** Image decoding threads; 0 means one per core. @default 0 */
-  workers?: number
-  /** A torchvision state_dict as safetensors (or a model directory) to start the body from. */
-  pretrained?: string
-  /** With `pretrained`: epochs training only the new head (and batch norm) first. @default 1 (recipe "notebook": 0) */
-  freezeEpochs?: number
-  /** With `pretrained`: the body's learning rate relative to the head's once unfrozen. @default 0.1 */
-  bodyLrFactor?: number
-  /** "auto" | "fp32" | "bf16". @default "auto" (bf16 autocast on CUDA, fp32 on the CPU) */
-  precision?: string
-  /** Channels-last memory layout for activations and convolution weights. @default true */
-  channelsLast?: boolean
-  /** Keep batch norm as it is (statistics, scale and shift) while the rest trains. @default false */
-  freezeBatchNorm?: boolean
-  /**
-   * In a distributed run (WORLD_SIZE set, as torchrun does): seconds a rank waits for its
-   * peers before failing with ERR_DISTRIBUTED. @default 300
-   */
-  distributedTimeoutSeconds?: number
 }
 
 export declare function runtimeInfo(): RuntimeInfo
@@ -210,4 +135,6 @@ export interface RuntimeInfo {
   cpuNativeBf16: boolean
 }
 
-export declare function startTraining(options: NativeTrainOptions, onEvent: (event: any) => void, onDone: (error: Error | null, result: NativeTrainResult) => void): NativeTraining
+export declare function startTraining(options: Record<string, unknown>, onEvent: (event: any) => void, onDone: (error: Error | null, result: NativeTrainResult) => void): NativeTraining
+
+export declare function trainOptionSpecs(): Array<NativeOptionSpec>

@@ -7,7 +7,8 @@ import { statSync } from 'node:fs'
 import { resnetError, type ResnetError } from './errors'
 import { cacheRoot, doctor, setup } from './doctor'
 import { evaluate, loadModel, train } from './index'
-import type { Arch, EpochSummary, LoadOptions, TrainOptions } from './types'
+import { optionSpecs } from './options'
+import type { EpochSummary, LoadOptions, TrainOptions } from './types'
 
 const BAD_INPUT = new Set(['ERR_INVALID_OPTION', 'ERR_DATASET', 'ERR_MODEL_FILE', 'ERR_IMAGE_DECODE'])
 
@@ -35,6 +36,62 @@ function fail(error: unknown, json: boolean): never {
   process.exit(code === 'ERR_ABORTED' ? 130 : BAD_INPUT.has(code) ? 2 : 1)
 }
 
+/** A training option's flag: kebab-case, with torchrun's names for the distributed ones. */
+const FLAG_NAMES: Record<string, string> = { 'distributed.nproc': 'nproc-per-node', 'distributed.timeoutSeconds': 'distributed-timeout' }
+const flagOf = (name: string) => FLAG_NAMES[name] ?? name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
+/** Where commander keeps a flag's value: the flag in camelCase. */
+const attributeOf = (flag: string) => flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())
+
+function numberList(value: string): number[] {
+  return value.split(',').map((item) => decimal(item.trim()))
+}
+
+/** One flag per training option, made from the core's table: its help line and default
+ *  are the core's, so they cannot drift from what training does. */
+function addTrainFlags(command: Command): Command {
+  for (const spec of optionSpecs()) {
+    const flag = flagOf(spec.name)
+    const choices = spec.choices ? `${spec.choices.join(' | ')}: ` : ''
+    const help = `${choices}${spec.help}${spec.default == null ? '' : ` (default ${spec.default})`}`
+    switch (spec.kind) {
+      case 'group':
+        break
+      case 'data':
+        command.requiredOption(`--${flag} <dir>`, help)
+        break
+      case 'boolean':
+        command.option(spec.default === 'true' ? `--no-${flag}` : `--${flag}`, spec.default === 'true' ? `turn off: ${help}` : help)
+        break
+      case 'integer':
+        command.option(`--${flag} <n>`, help, integer)
+        break
+      case 'number':
+        command.option(`--${flag} <n>`, help, decimal)
+        break
+      case 'triple':
+      case 'fractionRange':
+        command.option(`--${flag} <a,b,...>`, help, numberList)
+        break
+      default:
+        command.option(`--${flag} <${spec.kind === 'choice' ? 'name' : spec.kind === 'text' ? 'path' : 'value'}>`, help)
+    }
+  }
+  return command
+}
+
+/** The train options the flags give (grouped ones, such as distributed.nproc, nested). */
+function trainOptionsFromFlags(flags: Record<string, unknown>): Record<string, unknown> {
+  const options: Record<string, unknown> = {}
+  for (const spec of optionSpecs()) {
+    const value = flags[attributeOf(flagOf(spec.name))]
+    if (value === undefined || spec.kind === 'group') continue
+    const [group, key] = spec.name.split('.')
+    if (key === undefined) options[group] = value
+    else options[group] = { ...(options[group] as object | undefined), [key]: value }
+  }
+  return options
+}
+
 async function runTrain(flags: Record<string, unknown>): Promise<void> {
   const json = Boolean(flags.json)
   const controller = new AbortController()
@@ -42,40 +99,8 @@ async function runTrain(flags: Record<string, unknown>): Promise<void> {
     if (!json) console.error('\nStopping after this batch; the last completed epoch stays saved...')
     controller.abort()
   })
-  const options: TrainOptions = {
-    data: flags.data as string,
-    arch: flags.arch as Arch | undefined,
-    epochs: flags.epochs as number | undefined,
-    batchSize: flags.batchSize as number | undefined,
-    learningRate: flags.learningRate as number | undefined,
-    optimizer: flags.optimizer as TrainOptions['optimizer'],
-    imageSize: flags.imageSize as number | undefined,
-    device: flags.device as TrainOptions['device'],
-    output: flags.output as string | undefined,
-    seed: flags.seed as number | undefined,
-    resize: flags.resize as TrainOptions['resize'],
-    recipe: flags.recipe as TrainOptions['recipe'],
-    validationSplit: flags.validationSplit as number | undefined,
-    cache: flags.cache as TrainOptions['cache'],
-    weightDecay: flags.weightDecay as number | undefined,
-    schedule: flags.schedule as TrainOptions['schedule'],
-    warmupEpochs: flags.warmupEpochs as number | undefined,
-    labelSmoothing: flags.labelSmoothing as number | undefined,
-    classWeights: flags.classWeights as TrainOptions['classWeights'],
-    monitor: flags.monitor as TrainOptions['monitor'],
-    patience: flags.patience as number | undefined,
-    resume: flags.resume as string | undefined,
-    pretrained: flags.pretrained as string | undefined,
-    freezeEpochs: flags.freezeEpochs as number | undefined,
-    precision: flags.precision as TrainOptions['precision'],
-    freezeBatchNorm: flags.freezeBatchNorm as boolean | undefined,
-    distributed:
-      flags.nprocPerNode === undefined && flags.distributedTimeout === undefined
-        ? undefined
-        : { nproc: flags.nprocPerNode as number | undefined, timeoutSeconds: flags.distributedTimeout as number | undefined },
-    signal: controller.signal,
-  }
-  for (const key of Object.keys(options) as (keyof TrainOptions)[]) if (options[key] === undefined) delete options[key]
+  const options = trainOptionsFromFlags(flags) as unknown as TrainOptions
+  options.signal = controller.signal
   const run = train(options)
   const bar = new SingleBar(
     { format: 'epoch {epoch} |{bar}| {value}/{total} batches | loss {loss} | {speed} img/s | ETA {eta_formatted}', hideCursor: true },
@@ -229,37 +254,8 @@ function runSetup(): void {
 
 const program = new Command('resnet').description('Train, evaluate, predict with and export ResNet image classifiers.')
 
-program
-  .command('train')
+addTrainFlags(program.command('train'))
   .description('Train a ResNet on a folder holding train/ and test/ (or val/) class folders.')
-  .requiredOption('--data <dir>', 'dataset root holding train/ and test/ (or val/)')
-  .option('--arch <name>', 'resnet18 | resnet34 | resnet50 | resnet101 | resnet152 (default resnet34)')
-  .option('--optimizer <name>', 'adamw | adam | sgd (default adamw; recipe notebook: adam)')
-  .option('--epochs <n>', 'epochs to train (default 10)', integer)
-  .option('--batch-size <n>', 'images per batch (default 64)', integer)
-  .option('--learning-rate <lr>', 'peak learning rate (default 0.003; recipe notebook: 0.005)', decimal)
-  .option('--image-size <px>', 'side of the square input (default 256)', integer)
-  .option('--device <name>', 'auto | cpu | cuda | cuda:N (default auto)')
-  .option('--output <dir>', 'directory for the model and history (default runs/<arch>-<time>)')
-  .option('--seed <n>', 'random seed (default 42)', integer)
-  .option('--recipe <name>', 'standard (AdamW, one-cycle, label smoothing, random crop + flip, ImageNet stats) | notebook (Adam 0.005, stretch, no augmentation) (default standard)')
-  .option('--resize <mode>', 'stretch | crop: overrides the recipe')
-  .option('--validation-split <fraction>', 'hold out this fraction of each class when --data is one folder of classes', decimal)
-  .option('--cache <mode>', 'auto | memory | off: keep decoded images between epochs (default auto)')
-  .option('--weight-decay <n>', 'weight decay, not on norm and bias (default 0.05 with the standard recipe; adam, sgd 0)', decimal)
-  .option('--schedule <name>', 'constant | cosine | onecycle (default onecycle; recipe notebook: constant)')
-  .option('--warmup-epochs <n>', 'linear warm-up epochs (default 0)', decimal)
-  .option('--label-smoothing <n>', 'cross-entropy label smoothing (default 0.1; recipe notebook: 0)', decimal)
-  .option('--class-weights <mode>', 'equal | balanced: weigh each class inversely to its image count (default equal)')
-  .option('--monitor <metric>', 'valLoss | valAccuracy: picks the best epoch (default valLoss)')
-  .option('--patience <n>', 'stop after this many epochs without improvement', integer)
-  .option('--resume <dir>', "continue a previous run from its last completed epoch")
-  .option('--pretrained <source>', "fine-tune from 'imagenet' (torchvision's weights, downloaded once), a torchvision state_dict (.safetensors) or a saved model directory")
-  .option('--freeze-epochs <n>', 'with --pretrained: epochs training only the new head first (default 1; recipe notebook: 0)', integer)
-  .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 autocast on CUDA and on CPUs with native bf16)')
-  .option('--freeze-batch-norm', 'keep batch norm as it is while the rest trains (FrozenBatchNorm2d)')
-  .option('--nproc-per-node <n>', 'data-parallel ranks to spawn on this machine, one per GPU (c10d Gloo); --batch-size is per rank', integer)
-  .option('--distributed-timeout <seconds>', 'seconds a rank waits for its peers before failing with ERR_DISTRIBUTED (default 300)', decimal)
   .option('--json', 'print the result as JSON instead of progress')
   .action((flags) => runTrain(flags))
 

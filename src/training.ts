@@ -3,28 +3,23 @@
 import { EventEmitter } from 'node:events'
 import { availableParallelism } from 'node:os'
 import { resolve as resolvePath, join } from 'node:path'
-import type { NativeTrainOptions, NativeTrainResult, NativeTraining } from '../native/binding'
+import type { NativeTrainResult, NativeTraining } from '../native/binding'
 import { runRanks } from './distributed'
 import { fromNative, resnetError } from './errors'
 import { Model, loadModel } from './model'
 import { binding } from './native'
+import { checkRules, checkTypes, optionSpec } from './options'
 import { ReportRecorder } from './report'
 import { imagenetWeights } from './weights'
-import { ARCHS, type Arch, type EpochSummary, type TrainingEvent, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
+import { type Arch, type EpochSummary, type TrainingEvent, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
 import * as check from './validate'
 
 export interface TrainResult extends TrainResultSummary {
   model: Model
 }
 
-const KNOWN_OPTIONS = [
-  'data', 'validationSplit', 'arch', 'epochs', 'batchSize', 'learningRate', 'optimizer', 'imageSize',
-  'device', 'output', 'seed', 'signal', 'recipe', 'resize', 'mean', 'std', 'augment', 'cache',
-  'cacheBytes', 'workers', 'cropScale', 'weightDecay', 'decayNormAndBias', 'momentum', 'nesterov', 'schedule',
-  'warmupEpochs', 'labelSmoothing', 'gradientClip', 'monitor', 'patience', 'minDelta', 'resume',
-  'pretrained', 'freezeEpochs', 'bodyLrFactor', 'precision', 'channelsLast', 'classWeights',
-  'freezeBatchNorm', 'distributed',
-] as const
+/** The options the native side reads: TrainOptions without the signal, with paths resolved. */
+type NativeTrainOptions = Omit<TrainOptions, 'signal'> & { arch: Arch; output: string }
 
 /** `pretrained` naming torchvision's ImageNet weights for the arch, fetched by weights.ts. */
 const IMAGENET = 'imagenet'
@@ -34,85 +29,35 @@ function defaultOutput(arch: string): string {
   return join('runs', `${arch}-${stamp}`)
 }
 
-/** Checks every option and maps it to the binding's shape; throws ERR_INVALID_OPTION. */
+/** `path` against the working directory; an empty one stays empty for the core to refuse. */
+function absolute(path: string): string {
+  return path === '' ? path : resolvePath(path)
+}
+
+/** The options as the core reads them: JavaScript types checked here, paths resolved against
+ *  the working directory, the default output named; then the core checks every range and
+ *  rule (throws ERR_INVALID_OPTION at once). */
 export function toNativeOptions(options: TrainOptions): NativeTrainOptions {
   if (options === null || typeof options !== 'object') check.invalid('an options object', 'options', options)
-  check.knownKeys('train options', options, KNOWN_OPTIONS)
-  const data = options.data
-  let dataFields: Pick<NativeTrainOptions, 'data' | 'trainDir' | 'testDir' | 'validationSplit'>
-  const validationSplit = check.number('validationSplit', options.validationSplit, 0, 1)
-  if (validationSplit !== undefined && typeof data !== 'string') {
-    check.invalid('a folder of class folders for data when validationSplit is given', 'data', data)
-  }
-  if (typeof data === 'string' && data.length > 0) {
-    dataFields = { data: resolvePath(data), validationSplit }
-  } else if (data && typeof data === 'object' && typeof data.train === 'string' && typeof data.test === 'string') {
-    dataFields = { trainDir: resolvePath(data.train), testDir: resolvePath(data.test) }
-  } else {
-    return check.invalid('a dataset folder or { train, test } folders', 'data', data)
-  }
-  if (options.cacheBytes !== undefined && options.cache !== undefined && options.cache !== 'memory') {
-    check.invalid('cache "memory" (or no cache option) with cacheBytes', 'cache', options.cache)
-  }
-  const arch = check.oneOf('arch', options.arch, ARCHS) ?? 'resnet34'
+  checkTypes(options as unknown as Record<string, unknown>)
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     check.invalid('an AbortSignal', 'signal', options.signal)
   }
-  if (options.output !== undefined) check.nonEmptyString('output', options.output)
-  // Checked before the output directory is derived from it.
-  if (options.resume !== undefined) check.nonEmptyString('resume', options.resume)
-  if (options.freezeEpochs !== undefined && options.freezeEpochs !== 0 && options.pretrained === undefined) {
-    check.invalid('pretrained weights to freeze (set pretrained)', 'freezeEpochs', options.freezeEpochs)
-  }
-  const distributed = options.distributed
-  if (distributed !== undefined) {
-    if (distributed === null || typeof distributed !== 'object') check.invalid('an object like { nproc: 2 }', 'distributed', distributed)
-    check.knownKeys('distributed', distributed, ['nproc', 'timeoutSeconds'] as const)
-    check.integer('distributed.nproc', distributed.nproc, 1, 4096)
-  }
-  return {
-    ...dataFields,
+  const { signal: _signal, data, ...rest } = options
+  const arch = options.arch ?? (optionSpec('arch').default as Arch)
+  const resolved: NativeTrainOptions = {
+    ...rest,
+    data: typeof data === 'string' ? absolute(data) : { train: absolute(data.train), test: absolute(data.test) },
     arch,
     // Resuming writes into the run it continues unless told otherwise.
-    output: resolvePath(options.output ?? options.resume ?? defaultOutput(arch)),
-    epochs: check.integer('epochs', options.epochs, 1, 100_000),
-    batchSize: check.integer('batchSize', options.batchSize, 1, 65_536),
-    learningRate: check.number('learningRate', options.learningRate, 0, 10),
-    optimizer: check.oneOf('optimizer', options.optimizer, ['adam', 'adamw', 'sgd'] as const),
-    imageSize: check.integer('imageSize', options.imageSize, 32, 2048),
-    device: check.device(options.device),
-    seed: check.integer('seed', options.seed, 0, Number.MAX_SAFE_INTEGER),
-    recipe: check.oneOf('recipe', options.recipe, ['standard', 'notebook'] as const),
-    resize: check.oneOf('resize', options.resize, ['stretch', 'crop'] as const),
-    mean: check.triple('mean', options.mean),
-    std: check.triple('std', options.std),
-    augment: check.boolean('augment', options.augment),
-    cropScale: check.fractionRange('cropScale', options.cropScale),
-    cache: check.oneOf('cache', options.cache, ['auto', 'memory', 'off'] as const),
-    cacheBytes: check.integer('cacheBytes', options.cacheBytes, 0, Number.MAX_SAFE_INTEGER),
-    workers: check.integer('workers', options.workers, 0, 1024),
-    weightDecay: check.numberFrom('weightDecay', options.weightDecay, 0, 1),
-    decayNormAndBias: check.boolean('decayNormAndBias', options.decayNormAndBias),
-    momentum: check.numberFrom('momentum', options.momentum, 0, 1),
-    nesterov: check.boolean('nesterov', options.nesterov),
-    schedule: check.oneOf('schedule', options.schedule, ['constant', 'cosine', 'onecycle'] as const),
-    warmupEpochs: check.numberFrom('warmupEpochs', options.warmupEpochs, 0, 100_000),
-    labelSmoothing: check.numberFrom('labelSmoothing', options.labelSmoothing, 0, 1),
-    classWeights: check.oneOf('classWeights', options.classWeights, ['equal', 'balanced'] as const),
-    gradientClip: check.number('gradientClip', options.gradientClip, 0, Number.MAX_VALUE),
-    monitor: check.oneOf('monitor', options.monitor, ['valLoss', 'valAccuracy'] as const),
-    patience: check.integer('patience', options.patience, 1, 100_000),
-    minDelta: check.numberFrom('minDelta', options.minDelta, 0, Number.MAX_VALUE),
-    resume: options.resume === undefined ? undefined : resolvePath(check.nonEmptyString('resume', options.resume)),
+    output: absolute(options.output ?? (options.resume || undefined) ?? defaultOutput(arch)),
+    resume: options.resume === undefined ? undefined : absolute(options.resume),
     // 'imagenet' is resolved to the downloaded file when the run starts (TrainingRun).
-    pretrained: options.pretrained === undefined || options.pretrained === IMAGENET ? options.pretrained : resolvePath(check.nonEmptyString('pretrained', options.pretrained)),
-    freezeEpochs: check.integer('freezeEpochs', options.freezeEpochs, 0, 100_000),
-    bodyLrFactor: check.positiveFraction('bodyLrFactor', options.bodyLrFactor),
-    precision: check.oneOf('precision', options.precision, ['auto', 'fp32', 'bf16'] as const),
-    channelsLast: check.boolean('channelsLast', options.channelsLast),
-    freezeBatchNorm: check.boolean('freezeBatchNorm', options.freezeBatchNorm),
-    distributedTimeoutSeconds: check.number('distributed.timeoutSeconds', distributed?.timeoutSeconds, 0, Number.MAX_VALUE),
+    pretrained: options.pretrained === undefined || options.pretrained === IMAGENET ? options.pretrained : absolute(options.pretrained),
   }
+  for (const key of Object.keys(resolved) as (keyof NativeTrainOptions)[]) if (resolved[key] === undefined) delete resolved[key]
+  checkRules(resolved as Record<string, unknown>)
+  return resolved
 }
 
 /** A running training: listen to 'start', 'batch', 'epoch', 'warning', 'end' and 'error'
@@ -128,7 +73,7 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
   constructor(options: TrainOptions) {
     super()
     const nativeOptions = toNativeOptions(options)
-    this.#report = new ReportRecorder(nativeOptions.arch ?? 'resnet34', nativeOptions.output)
+    this.#report = new ReportRecorder(nativeOptions.arch, nativeOptions.output)
     const signal = options.signal
     const nproc = options.distributed?.nproc
     if (nproc !== undefined && process.env.WORLD_SIZE !== undefined) {
@@ -196,7 +141,7 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
     let pretrained = options.pretrained
     if (pretrained === IMAGENET) {
       // Fetched once here rather than by every rank.
-      pretrained = await imagenetWeights(nativeOptions.arch as Arch, (event) => this.#emitSafely('download', event), this.#beforeStart.signal)
+      pretrained = await imagenetWeights(nativeOptions.arch, (event) => this.#emitSafely('download', event), this.#beforeStart.signal)
     }
     const { signal: _signal, distributed, ...shared } = options
     const rankOptions: TrainOptions = {
@@ -211,7 +156,7 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
     const summary = await runRanks(nproc, rankOptions, ({ type, ...payload }) => this.#emitSafely(type, payload as never), this.#beforeStart.signal)
     const model = await loadModel(summary.output, {
       device: options.device,
-      channelsLast: nativeOptions.channelsLast ?? true,
+      channelsLast: nativeOptions.channelsLast ?? optionSpec('channelsLast').default === 'true',
       precision: options.precision,
     })
     this.#emitSafely('end', summary)
@@ -221,8 +166,7 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
   /** Fetches ImageNet weights when asked for, then starts the native training thread. */
   async #start(nativeOptions: NativeTrainOptions, done: (error: Error | null, result: NativeTrainResult) => void): Promise<void> {
     if (nativeOptions.pretrained === IMAGENET) {
-      const arch = nativeOptions.arch as Arch
-      nativeOptions.pretrained = await imagenetWeights(arch, (event) => this.#emitSafely('download', event), this.#beforeStart.signal)
+      nativeOptions.pretrained = await imagenetWeights(nativeOptions.arch, (event) => this.#emitSafely('download', event), this.#beforeStart.signal)
     }
     if (this.#beforeStart.signal.aborted) throw resnetError('ERR_ABORTED', 'training was aborted before it started')
     this.#native = binding().startTraining(nativeOptions, (event) => this.#onNativeEvent(event), done)

@@ -3,7 +3,7 @@
 //! same product as PyTorch's DataLoader with the notebook's dataset class.
 //! Prints one JSON line per epoch. Run by bench/data-pipeline.sh beside PyTorch's DataLoader.
 use clap::Parser;
-use resnet_core::config::{CacheMode, Recipe};
+use resnet_core::{CacheMode, Recipe};
 use resnet_core::data::cache::ImageCache;
 use resnet_core::data::folder::{class_names, scan_split};
 use resnet_core::data::loader::{crop_source_side, decoding_pool, BatchForm, BatchLoader, Pipeline};

@@ -4,7 +4,7 @@
 //! torchvision. Prints one JSON line with images per second over the timed steps. On CUDA the
 //! clock stops after the device has finished the queued work.
 use clap::Parser;
-use resnet_core::config::{Arch, OptimizerConfig, OptimizerKind, Precision, Preprocess};
+use resnet_core::{Arch, OptimizerConfig, OptimizerKind, Precision, Preprocess};
 use resnet_core::device::parse_device;
 use resnet_core::inference::Output;
 use resnet_core::model::layout::{channels_last, convert_to_channels_last};

@@ -1,7 +1,7 @@
 //! resnet-core: ResNet image classifiers on libtorch, trained on folders of images.
 //! Pure Rust; the Node binding lives in the `resnet-napi` crate.
 //!
-//! Reading order, bottom up: `error`, `config`, `device`, `fsutil`; `data` (folder scan,
+//! Reading order, bottom up: `error`, `options` (every option's rules), `config`, `device`, `fsutil`; `data` (folder scan,
 //! decode, transform, loader) beside `model` (blocks, resnet, weights, saved); `host_reads`,
 //! `metrics`, `distributed` (c10d process groups); `train`, `inference` and `export` on top.
 pub mod config;
@@ -18,13 +18,22 @@ pub mod inference;
 pub mod memory;
 pub mod metrics;
 pub mod model;
+pub mod options;
 pub mod precision;
 pub mod train;
 
-pub use config::{
-    Arch, Augment, CacheMode, ClassWeights, DataSource, Monitor, OptimizerConfig, OptimizerKind, Precision, Preprocess, Recipe, ResizeMode, ScheduleKind,
-    TrainConfig,
-};
+pub use config::TrainConfig;
+pub use data::cache::CacheMode;
+pub use data::preprocess::{Augment, Preprocess, ResizeMode};
+pub use data::source::DataSource;
+pub use model::arch::Arch;
+pub use options::Choice;
+pub use precision::Precision;
+pub use train::class_weights::ClassWeights;
+pub use train::monitor::Monitor;
+pub use train::optimizer::{OptimizerConfig, OptimizerKind};
+pub use train::recipe::Recipe;
+pub use train::schedule::ScheduleKind;
 pub use error::{Error, Result};
 pub use inference::{ImageInput, Prediction};
 pub use metrics::{ClassMetrics, Evaluation, SampleOutcome};

@@ -1,8 +1,33 @@
 //! bf16 autocast and cuDNN's autotuner through csrc/precision.cpp: libtorch has both, tch
 //! exposes neither (its `autocast` is CUDA fp16 only).
 use crate::error::{Error, Result};
+use crate::options::choice;
 use std::os::raw::c_int;
 use tch::Device;
+
+choice! {
+    /// The arithmetic of the forward and backward passes, in training and inference.
+    pub enum Precision for "precision" {
+        /// bf16 autocast on CUDA and on processors that compute bfloat16 natively
+        /// (`device::cpu_has_native_bf16`), float32 on other processors (where bf16 is emulated).
+        Auto = "auto",
+        Fp32 = "fp32",
+        /// bf16 autocast: convolutions and matrix products in bfloat16, reductions and the loss
+        /// in float32; the weights and the optimiser stay float32.
+        Bf16 = "bf16",
+    }
+}
+
+impl Precision {
+    /// Whether this precision autocasts to bf16 on `device`.
+    pub fn uses_bf16(self, device: tch::Device) -> bool {
+        match self {
+            Precision::Auto => device.is_cuda() || (device == tch::Device::Cpu && crate::device::cpu_has_native_bf16()),
+            Precision::Fp32 => false,
+            Precision::Bf16 => true,
+        }
+    }
+}
 
 extern "C" {
     fn resnet_autocast_bf16_enter(cuda: c_int) -> c_int;

@@ -19,7 +19,7 @@ pub fn alone() -> MutexGuard<'static, ()> {
 /// constant rate, no augmentation) at lr 0.001.
 pub fn small_config(root: &Path, output: &Path, epochs: usize) -> TrainConfig {
     let mut config = TrainConfig::new(DataSource::from_root(root).unwrap(), output.to_path_buf());
-    Recipe::Notebook.apply(&mut config);
+    config.apply_recipe(Recipe::Notebook);
     config.arch = Arch::Resnet18;
     config.epochs = epochs;
     config.batch_size = 12;

@@ -2,7 +2,7 @@
 //! CPU tensors, a repeated training step takes its large blocks from the cache instead of the
 //! system, the values computed are unchanged, and releasing memory empties the cache.
 //! One test in its own binary: the allocator and its counters are global to the process.
-use resnet_core::config::{Arch, Preprocess};
+use resnet_core::{Arch, Preprocess};
 use resnet_core::memory::{cpu_cache_stats, release_free_memory};
 use resnet_core::model::saved::SavedModel;
 use tch::nn::ModuleT;

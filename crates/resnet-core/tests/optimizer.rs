@@ -2,7 +2,7 @@
 //! learning-rate schedule give the same parameters after several updates, with weight decay
 //! on convolution weights only (batch-norm weights and biases in a group without it).
 //! Python side: tests/parity/optimizer_side.py (PYTHONPATH from RESNET_NAPI_TEST_PYTHONPATH).
-use resnet_core::config::ScheduleKind;
+use resnet_core::ScheduleKind;
 use resnet_core::model::layout::{convert_to_channels_last, is_channels_last};
 use resnet_core::train::optimizer::Optimizer;
 use resnet_core::train::schedule::Schedule;

@@ -1,7 +1,7 @@
 //! The loader's pipeline: the cache changes speed, never results; random crops are
 //! reproducible per (seed, epoch, sample); the stratified split is seeded and complete.
 mod common;
-use resnet_core::config::{Augment, CacheMode, ResizeMode};
+use resnet_core::{Augment, CacheMode, ResizeMode};
 use resnet_core::data::cache::ImageCache;
 use resnet_core::data::folder::{class_names, scan_split, stratified_split, Sample};
 use resnet_core::data::loader::{BatchForm, Pipeline};
@@ -41,7 +41,7 @@ fn the_cache_changes_nothing_but_speed() {
 /// Normalised batches in channels_last memory order hold the same values as NCHW ones.
 #[test]
 fn channels_last_batches_hold_the_same_values() {
-    use resnet_core::config::Preprocess;
+    use resnet_core::Preprocess;
     use resnet_core::data::loader::load_batch;
     let (_root, samples) = one_class(5);
     let order: Vec<usize> = (0..samples.len()).collect();

@@ -1,5 +1,5 @@
 //! What the recipes set, and the balanced class weights.
-use resnet_core::config::{ClassWeights, ScheduleKind};
+use resnet_core::{ClassWeights, ScheduleKind};
 use resnet_core::{DataSource, OptimizerKind, Recipe, ResizeMode, TrainConfig};
 use std::path::PathBuf;
 
@@ -19,7 +19,7 @@ fn the_default_is_the_standard_recipe_and_the_notebook_recipe_is_the_notebooks()
     assert_eq!(config.preprocess.resize, ResizeMode::Crop);
     assert_eq!(config.freeze_epochs, 0);
 
-    Recipe::Notebook.apply(&mut config);
+    config.apply_recipe(Recipe::Notebook);
     assert_eq!(config.optimizer.kind, OptimizerKind::Adam);
     assert_eq!((config.learning_rate, config.optimizer.weight_decay, config.label_smoothing), (0.005, 0.0, 0.0));
     assert_eq!(config.schedule, ScheduleKind::Constant);
@@ -29,9 +29,9 @@ fn the_default_is_the_standard_recipe_and_the_notebook_recipe_is_the_notebooks()
 
     // With pretrained weights the standard recipe fine-tunes: one frozen epoch first.
     config.pretrained = Some(PathBuf::from("weights.safetensors"));
-    Recipe::Standard.apply(&mut config);
+    config.apply_recipe(Recipe::Standard);
     assert_eq!(config.freeze_epochs, 1);
-    Recipe::Notebook.apply(&mut config);
+    config.apply_recipe(Recipe::Notebook);
     assert_eq!(config.freeze_epochs, 0);
     // Another optimiser than the recipe's takes PyTorch's defaults, not AdamW's decay.
     assert_eq!(Recipe::Standard.optimizer(OptimizerKind::Sgd).weight_decay, 0.0);

@@ -6,10 +6,6 @@ pub fn to_napi(error: Error) -> napi::Error {
     napi::Error::new(napi::Status::GenericFailure, format!("{}: {}", error.code(), error))
 }
 
-pub fn invalid_option(message: String) -> napi::Error {
-    to_napi(Error::InvalidOption(message))
-}
-
 /// Runs core work with panics turned into `ERR_LIBTORCH` errors.
 pub fn guarded<T>(work: impl FnOnce() -> resnet_core::Result<T>) -> napi::Result<T> {
     Error::catch_panics(work).map_err(to_napi)

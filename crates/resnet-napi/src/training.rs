@@ -3,12 +3,11 @@
 //! through a Node-style callback. `NativeTraining.abort()` stops it within one batch.
 use crate::errors::{guarded, to_napi};
 use crate::model::NativeModel;
-use crate::options::NativeTrainOptions;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::bindgen_prelude::Buffer;
 use napi::Status;
 use napi_derive::napi;
-use resnet_core::{TrainConfig, TrainEvent};
+use resnet_core::TrainEvent;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -74,11 +73,11 @@ impl NativeTrainResult {
 
 #[napi(catch_unwind)]
 pub fn start_training(
-    options: NativeTrainOptions,
+    #[napi(ts_arg_type = "Record<string, unknown>")] options: serde_json::Value,
     #[napi(ts_arg_type = "(event: any) => void")] on_event: EventCallback,
     #[napi(ts_arg_type = "(error: Error | null, result: NativeTrainResult) => void")] on_done: DoneCallback,
 ) -> napi::Result<NativeTraining> {
-    let config = TrainConfig::try_from(options)?;
+    let config = resnet_core::options::train_config(&options).map_err(to_napi)?;
     let leader = config.distributed.as_ref().is_none_or(|topology| topology.is_leader());
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();

@@ -2,10 +2,19 @@
 //! evaluation input, or a small whole picture for random crops), so that epochs after the
 //! first skip decoding. Bounded in bytes; once full it stops adding (with random access
 //! every epoch, evicting would only trade one miss for another).
-use crate::config::CacheMode;
 use image::RgbImage;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+
+/// Whether decoded images are kept in memory between epochs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMode {
+    Off,
+    /// Up to this many bytes of decoded images (default: half the available memory).
+    Memory(Option<u64>),
+    /// A quarter of the memory available when the run starts.
+    Auto,
+}
 
 /// Share of the available memory that `CacheMode::Auto` may use.
 const AUTO_SHARE: f64 = 0.25;

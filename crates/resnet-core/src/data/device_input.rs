@@ -6,7 +6,7 @@
 use super::loader::Batch;
 use super::staging::{page_locked, stage, upload};
 use super::transform::{normalised_cpu_tensor, Normaliser};
-use crate::config::Preprocess;
+use crate::data::preprocess::Preprocess;
 use crate::error::Result;
 use tch::{Device, Kind, Tensor};
 

@@ -8,7 +8,7 @@ use super::transform::{
     augment_into, empty_cpu_batch, flip_horizontally, float_slice_mut, needed_shorter_side, resize_into,
     shrink_to_shorter_side, Normaliser,
 };
-use crate::config::{Augment, Preprocess, ResizeMode};
+use crate::data::preprocess::{Augment, Preprocess, ResizeMode};
 use crossbeam_channel::{bounded, Receiver};
 use image::RgbImage;
 use rand::{Rng, SeedableRng};

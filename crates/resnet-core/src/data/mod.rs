@@ -4,5 +4,7 @@ pub mod decode;
 pub mod device_input;
 pub mod folder;
 pub mod loader;
+pub mod preprocess;
+pub mod source;
 pub mod staging;
 pub mod transform;

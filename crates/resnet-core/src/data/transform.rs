@@ -2,7 +2,7 @@
 //! (stretch or resize + centre crop), the random training crop and flip, and the
 //! normalisation of uint8 batches into CPU float tensors (a GPU normalises its own:
 //! device_input.rs).
-use crate::config::{Augment, Preprocess, ResizeMode};
+use crate::data::preprocess::{Augment, Preprocess, ResizeMode};
 use crate::error::Result;
 use fast_image_resize as fr;
 use image::RgbImage;

@@ -7,7 +7,7 @@
 use super::blocks::{BlockKind, BATCH_NORM_EPSILON};
 use super::layout::{channels_last, is_channels_last};
 use super::resnet::layout;
-use crate::config::Arch;
+use crate::model::arch::Arch;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use tch::nn::VarStore;

@@ -1,5 +1,6 @@
 //! `model.json`: what a saved model is (arch, classes) and how its inputs are prepared.
-use crate::config::{Arch, Augment, Preprocess};
+use crate::data::preprocess::{Augment, Preprocess};
+use crate::model::arch::Arch;
 use crate::error::{Error, Result};
 use crate::fsutil::regular_file_within;
 use serde::{Deserialize, Serialize};

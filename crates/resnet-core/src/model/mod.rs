@@ -1,4 +1,5 @@
 //! The network, its saved form, and the loaded classifier.
+pub mod arch;
 pub mod blocks;
 pub mod folded;
 pub mod layout;

@@ -1,6 +1,6 @@
 //! torchvision's ResNet: stem, four stages of residual blocks, average pool, linear head.
 use super::blocks::{batch_norm, stem_conv, Block, BlockKind};
-use crate::config::Arch;
+use crate::model::arch::Arch;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 

@@ -3,7 +3,8 @@
 //! run continues exactly where the last complete epoch ended.
 use super::events::EpochSummary;
 use super::optimizer::Optimizer;
-use crate::config::{Arch, Monitor};
+use crate::model::arch::Arch;
+use crate::train::monitor::Monitor;
 use crate::error::{Error, Result};
 use crate::model::saved::SavedModel;
 use crate::model::weights;

@@ -3,13 +3,52 @@
 //! weight decay can skip batch-norm parameters and biases. The update rules are PyTorch's
 //! (`torch.optim.Adam`, `AdamW`, `SGD` with dampening 0); Adam(W) runs libtorch's fused
 //! kernel (train/libtorch_optim.rs).
-use crate::config::{OptimizerConfig, OptimizerKind};
+use crate::options::choice;
 use super::libtorch_optim::{clear_grads, clip_grad_norm, fused_adam_step, AdamRule, AdamSlot};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
 use tch::nn::VarStore;
 use tch::Tensor;
+
+choice! {
+    pub enum OptimizerKind for "optimizer" {
+        Adam = "adam",
+        AdamW = "adamw",
+        Sgd = "sgd",
+    }
+}
+
+/// An optimiser and its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerConfig {
+    pub kind: OptimizerKind,
+    pub weight_decay: f64,
+    /// Apply weight decay to batch-norm weights and to biases too (PyTorch's default); false
+    /// leaves them out, the usual choice for ResNets.
+    pub decay_norm_and_bias: bool,
+    pub betas: (f64, f64),
+    pub eps: f64,
+    /// SGD's momentum and Nesterov switch.
+    pub momentum: f64,
+    pub nesterov: bool,
+}
+
+impl OptimizerConfig {
+    /// PyTorch's defaults for `kind`: betas (0.9, 0.999), eps 1e-8, weight decay 0 (AdamW
+    /// 0.01), momentum 0.9 without Nesterov for SGD.
+    pub fn new(kind: OptimizerKind) -> Self {
+        OptimizerConfig {
+            kind,
+            weight_decay: if kind == OptimizerKind::AdamW { 0.01 } else { 0.0 },
+            decay_norm_and_bias: false,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            momentum: 0.9,
+            nesterov: false,
+        }
+    }
+}
 
 struct Parameter {
     name: String,

@@ -17,7 +17,8 @@ use super::review::ValidationReview;
 use super::run_config;
 use super::schedule::Schedule;
 use super::step::{train_step_weighted, StepSettings};
-use crate::config::{DataSource, TrainConfig};
+use crate::config::TrainConfig;
+use crate::data::source::DataSource;
 use crate::data::cache::ImageCache;
 use crate::data::folder::{class_names, scan_split, stratified_split, Sample, Skipped, Split};
 use crate::data::device_input::DeviceInput;
@@ -303,8 +304,8 @@ impl<'a> Trainer<'a> {
             progress.steps = optimizer.steps();
             progress.history.push(summary.clone());
             let monitored = match config.monitor {
-                crate::config::Monitor::ValLoss => summary.val_loss,
-                crate::config::Monitor::ValAccuracy => summary.val_accuracy,
+                crate::train::monitor::Monitor::ValLoss => summary.val_loss,
+                crate::train::monitor::Monitor::ValAccuracy => summary.val_accuracy,
             };
             let improved = progress.record(config.monitor, monitored, config.min_delta);
             if self.group.as_ref().is_none_or(|group| group.rank() == 0) {

@@ -2,7 +2,9 @@
 //! atomically when the run starts (by rank 0 alone in a distributed run), shown in the report,
 //! and read back by a resume, which names each hyperparameter it changes. (A changed arch,
 //! class list or image size is refused by the checkpoint itself.)
-use crate::config::{CacheMode, DataSource, TrainConfig};
+use crate::config::TrainConfig;
+use crate::data::cache::CacheMode;
+use crate::data::source::DataSource;
 use crate::error::Result;
 use crate::fsutil::write_text_atomically;
 use serde_json::{json, Value};
@@ -91,7 +93,8 @@ pub fn changes_on_resume(previous_dir: &Path, now: &Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{DataSource, TrainConfig};
+    use crate::config::TrainConfig;
+    use crate::data::source::DataSource;
     use std::path::PathBuf;
 
     fn config() -> TrainConfig {
@@ -105,7 +108,7 @@ mod tests {
         let mut resumed = config();
         resumed.epochs += 5;
         resumed.learning_rate = 0.01;
-        resumed.optimizer.kind = crate::config::OptimizerKind::Sgd;
+        resumed.optimizer.kind = crate::train::optimizer::OptimizerKind::Sgd;
         resumed.resume = Some(dir.path().to_path_buf());
         let changes = changes_on_resume(dir.path(), &resolved(&resumed, 1));
         assert_eq!(changes, vec!["learningRate 0.003 -> 0.01".to_string(), "optimizer \"adamw\" -> \"sgd\"".to_string()]);

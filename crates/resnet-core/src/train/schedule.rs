@@ -1,6 +1,18 @@
 //! Learning-rate schedules, as a function of the update number.
-use crate::config::ScheduleKind;
+use crate::options::choice;
 use std::f64::consts::PI;
+
+choice! {
+    /// How the learning rate moves over the run.
+    pub enum ScheduleKind for "schedule" {
+        /// The base rate throughout (after any warm-up).
+        Constant = "constant",
+        /// Linear warm-up, then cosine decay to 0.
+        Cosine = "cosine",
+        /// PyTorch's OneCycleLR (cosine, 30% rising).
+        OneCycle = "onecycle",
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Schedule {
