@@ -10,8 +10,8 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeModel {
-  /** The model's `model.json`, as JSON text. */
-  get metaJson(): string
+  /** The model's `model.json`. */
+  get meta(): NativeModelMeta
   /** "cpu" or "cuda:N"; "disposed" after `dispose`. */
   get device(): string
   /**
@@ -32,8 +32,8 @@ export declare class NativeModel {
    * each image's and its mirror image's probabilities.
    */
   predict(inputs: Array<string | Buffer>, topK: number, tta: boolean): Promise<NativePrediction[][]>
-  /** Metrics on a folder, as JSON text; skipped files are listed in it. `tta` as for predict. */
-  evaluate(dir: string, batchSize: number, tta: boolean): Promise<string>
+  /** Metrics on a folder, with the files it skipped. `tta` as for predict. */
+  evaluate(dir: string, batchSize: number, tta: boolean): Promise<NativeEvaluation>
   save(dir: string): Promise<void>
 }
 
@@ -49,25 +49,20 @@ export declare class NativeTraining {
 
 /** The outcome of a finished run. */
 export declare class NativeTrainResult {
-  /** The per-epoch summaries, as JSON text. */
-  historyJson: string
   output: string
   skipped: number
   /** The best epoch by the monitored metric (its model is in `<output>/best`). */
   bestEpoch?: number
   stoppedEarly: boolean
-  /**
-   * The last epoch's validation for the report (metrics and worst samples), as JSON text;
-   * null without validation images.
-   */
-  reviewJson?: string
+  /** The per-epoch summaries, a resumed run's earlier epochs included. */
+  get history(): Array<NativeEpochSummary>
   /** The trained model (once; later calls return null). */
   takeModel(): NativeModel | null
   /**
-   * The review's thumbnails (once; later calls return an empty list). An empty buffer
-   * stands for an image that could not be read again.
+   * The last epoch's validation for the report, with the worst samples' thumbnails (once;
+   * null without validation images, and on later calls).
    */
-  takeThumbnails(): Array<Buffer>
+  takeReview(): NativeReview | null
 }
 
 /** Throws ERR_INVALID_OPTION for options that break a range or rule; looks at no file. */
@@ -89,6 +84,63 @@ export declare function internalInjectTrainingThreadPanic(onDone: (error: Error 
  * "fp32", "bf16"), with batch norm folded into the convolutions (a loaded model only infers).
  */
 export declare function loadModel(dir: string, device: string, channelsLast: boolean, precision: string): Promise<NativeModel>
+
+/** model.json's "train": how training images were augmented. */
+export interface NativeAugmentation {
+  cropScale: Array<number> | null
+  cropRatio: Array<number>
+  horizontalFlip: boolean
+}
+
+export interface NativeClassMetrics {
+  class: string
+  precision: number
+  recall: number
+  f1: number
+  support: number
+}
+
+export interface NativeConfusion {
+  actual: string
+  predicted: string
+  count: number
+}
+
+export interface NativeEpochSummary {
+  epoch: number
+  epochs: number
+  loss: number
+  accuracy: number
+  /** null when there are no validation images. */
+  valLoss: number | null
+  valAccuracy: number | null
+  seconds: number
+  learningRate: number
+}
+
+export interface NativeEvaluation {
+  loss: number
+  accuracy: number
+  top5: number
+  count: number
+  perClass: Array<NativeClassMetrics>
+  /** `confusion[true][predicted]`. */
+  confusion: Array<Array<number>>
+  mostConfused: Array<NativeConfusion>
+  /** Files this evaluation skipped (a training run reports its skips as warnings instead). */
+  skipped: Array<NativeSkipped>
+}
+
+/** A model's model.json. */
+export interface NativeModelMeta {
+  format: string
+  arch: string
+  classes: Array<string>
+  imageSize: number
+  preprocess: NativePreprocess
+  /** null for a model saved without it. */
+  train: NativeAugmentation | null
+}
 
 /** One training option as the core defines it. */
 export interface NativeOptionSpec {
@@ -114,11 +166,52 @@ export interface NativePrediction {
   probability: number
 }
 
+/** The evaluation transform of model.json. */
+export interface NativePreprocess {
+  /** "stretch" | "crop" */
+  resize: string
+  mean: Array<number>
+  std: Array<number>
+}
+
+/** The last epoch's validation, for the report. */
+export interface NativeReview {
+  epoch: number
+  evaluation: NativeEvaluation
+  worst: Array<NativeReviewedSample>
+}
+
+/**
+ * One of the validation images that cost the most, with its JPEG thumbnail (empty when the
+ * image could not be read again).
+ */
+export interface NativeReviewedSample {
+  path: string
+  label: number
+  predicted: number
+  loss: number
+  probability: number
+  thumbnail: Buffer
+}
+
+/** A file an evaluation could not read, and why. */
+export interface NativeSkipped {
+  path: string
+  reason: string
+}
+
 /** A float32 tensor: its elements in row-major order and its shape. */
 export interface NativeTensor {
   data: Float32Array
   shape: Array<number>
 }
+
+/** One training event, tagged with its `type`. */
+export type NativeTrainingEvent =
+  | { type: 'start'; device: string; classes: Array<string>; classCounts: Array<number>; trainImages: number; validationImages: number; rank: number; worldSize: number; backend: string | null }
+  | { type: 'batch'; epoch: number; batch: number; batches: number; loss: number; imagesPerSecond: number; learningRate: number }
+  | { type: 'epoch'; epoch: number; epochs: number; loss: number; accuracy: number; valLoss: number | null; valAccuracy: number | null; seconds: number; learningRate: number }
+  | { type: 'warning'; message: string; path: string | null }
 
 export declare function runtimeInfo(): RuntimeInfo
 
@@ -135,6 +228,6 @@ export interface RuntimeInfo {
   cpuNativeBf16: boolean
 }
 
-export declare function startTraining(options: Record<string, unknown>, onEvent: (event: any) => void, onDone: (error: Error | null, result: NativeTrainResult) => void): NativeTraining
+export declare function startTraining(options: Record<string, unknown>, onEvent: (event: NativeTrainingEvent) => void, onDone: (error: Error | null, result: NativeTrainResult) => void): NativeTraining
 
 export declare function trainOptionSpecs(): Array<NativeOptionSpec>

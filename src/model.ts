@@ -3,17 +3,8 @@
 import type { NativeModel } from '../native/binding'
 import { native } from './errors'
 import { binding } from './native'
-import type { Arch, Augmentation, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess, Tensor } from './types'
+import type { Arch, Augmentation, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess, ResizeMode, Tensor } from './types'
 import { boolean, device, integer, invalid, nonEmptyString, knownKeys, oneOf } from './validate'
-
-interface ModelJson {
-  format: string
-  arch: Arch
-  classes: string[]
-  imageSize: number
-  preprocess: Preprocess
-  train?: Augmentation
-}
 
 export class Model {
   readonly arch: Arch
@@ -28,12 +19,16 @@ export class Model {
   /** @internal Use loadModel() or a training result. */
   constructor(nativeModel: NativeModel) {
     this.#native = nativeModel
-    const meta = JSON.parse(nativeModel.metaJson) as ModelJson
-    this.arch = meta.arch
+    const meta = nativeModel.meta
+    // The core writes only its own names and three (or two) numbers per list.
+    this.arch = meta.arch as Arch
     this.classes = meta.classes
     this.imageSize = meta.imageSize
-    this.preprocess = meta.preprocess
+    const { resize, mean, std } = meta.preprocess
+    this.preprocess = { resize: resize as ResizeMode, mean: mean as Preprocess['mean'], std: std as Preprocess['std'] }
     this.augmentation = meta.train
+      ? { ...meta.train, cropScale: meta.train.cropScale as Augmentation['cropScale'], cropRatio: meta.train.cropRatio as Augmentation['cropRatio'] }
+      : undefined
   }
 
   /** 'cpu' or 'cuda:N'. */
@@ -102,7 +97,7 @@ export class Model {
     knownKeys('evaluate options', options, ['batchSize', 'tta'])
     const batchSize = integer('batchSize', options.batchSize, 1, 65_536) ?? 64
     const tta = boolean('tta', options.tta) ?? false
-    return JSON.parse(await native(this.#native.evaluate(data, batchSize, tta))) as Evaluation
+    return native(this.#native.evaluate(data, batchSize, tta))
   }
 
   /** Writes model.safetensors and model.json into `dir`. */

@@ -10,12 +10,6 @@ export const REPORT_FILE = 'report.html'
 /** The run's resolved configuration, written by the native side when the run starts. */
 const CONFIG_FILE = 'config.json'
 
-interface NativeReview {
-  epoch: number
-  evaluation: ValidationReview['evaluation']
-  worst: { path: string; label: number; predicted: number; loss: number; probability: number }[]
-}
-
 export class ReportRecorder {
   readonly #arch: string
   readonly #output: string
@@ -42,10 +36,8 @@ export class ReportRecorder {
   async writeCompleted(
     summary: Omit<TrainResultSummary, 'report'>,
     classes: string[],
-    reviewJson: string | null | undefined,
-    thumbnails: Buffer[],
+    review: ValidationReview | null,
   ): Promise<string> {
-    const review = reviewJson ? toReview(JSON.parse(reviewJson) as NativeReview, thumbnails) : null
     return this.#write({ ...this.#content(summary.history, classes), bestEpoch: summary.bestEpoch, stoppedEarly: summary.stoppedEarly, review })
   }
 
@@ -87,14 +79,6 @@ export class ReportRecorder {
       .catch(() => null)
     await writeAtomically(path, renderReport({ ...content, configuration }))
     return path
-  }
-}
-
-function toReview(review: NativeReview, thumbnails: Buffer[]): ValidationReview {
-  return {
-    epoch: review.epoch,
-    evaluation: review.evaluation,
-    worst: review.worst.map((sample, index) => ({ ...sample, thumbnail: thumbnails[index] ?? Buffer.alloc(0) })),
   }
 }
 

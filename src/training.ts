@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events'
 import { availableParallelism } from 'node:os'
 import { resolve as resolvePath, join } from 'node:path'
-import type { NativeTrainResult, NativeTraining } from '../native/binding'
+import type { NativeTrainResult, NativeTraining, NativeTrainingEvent } from '../native/binding'
 import { runRanks } from './distributed'
 import { fromNative, resnetError } from './errors'
 import { Model, loadModel } from './model'
@@ -98,7 +98,7 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
           try {
             const nativeModel = result.takeModel()
             if (!nativeModel) throw resnetError('ERR_LIBTORCH', 'the native training finished without a model')
-            const history = JSON.parse(result.historyJson) as EpochSummary[]
+            const history: EpochSummary[] = result.history
             const model = new Model(nativeModel)
             const outcome = {
               history,
@@ -107,8 +107,8 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
               bestEpoch: result.bestEpoch ?? null,
               stoppedEarly: result.stoppedEarly,
             }
-            const thumbnails = result.takeThumbnails()
-            const report = await this.#writeReport(() => this.#report.writeCompleted(outcome, model.classes, result.reviewJson, thumbnails))
+            const review = result.takeReview()
+            const report = await this.#writeReport(() => this.#report.writeCompleted(outcome, model.classes, review))
             const summary = { ...outcome, report }
             resolve({ ...summary, model })
             this.#emitSafely('end', summary)
@@ -188,9 +188,10 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
   }
 
   // Called from a native threadsafe function: an exception escaping here would be fatal.
-  #onNativeEvent(event: { type: keyof TrainingEvents } & Record<string, unknown>): void {
+  #onNativeEvent(event: NativeTrainingEvent): void {
     const { type, ...payload } = event
-    if (type === 'warning' && payload.path === null) delete payload.path
+    // A warning without a file has no `path` (WarningEvent.path is optional, not null).
+    if ('path' in payload && payload.path === null) delete (payload as { path?: string | null }).path
     this.#report.observe(type, payload)
     this.#emitSafely(type, payload as never)
   }

@@ -4,6 +4,7 @@ mod errors;
 mod fault_injection;
 mod model;
 mod options;
+mod results;
 mod torch_thread;
 mod training;
 

@@ -1,9 +1,11 @@
 //! A loaded model as a JavaScript class. Every call that computes runs on the torch thread
 //! through `torch_thread::promise` and returns a promise; the model sits behind a mutex so
 //! concurrent calls are safe. Every entry point carries `#[napi(catch_unwind)]`.
+use crate::results::{NativeEvaluation, NativeModelMeta};
 use crate::torch_thread::promise;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use resnet_core::model::meta::ModelMeta;
 use resnet_core::{device::parse_device, ImageInput, Precision, SavedModel};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +18,7 @@ type Shared = Arc<Mutex<Option<SavedModel>>>;
 pub struct NativeModel {
     inner: Shared,
     /// model.json as it was at load time, still readable after `dispose`.
-    meta_json: String,
+    meta: ModelMeta,
     /// Where the weights live ("cpu", "cuda:N"): known without waiting for calls in flight.
     device_name: String,
     disposed: AtomicBool,
@@ -24,9 +26,9 @@ pub struct NativeModel {
 
 impl NativeModel {
     pub fn wrap(model: SavedModel) -> Self {
-        let meta_json = model.meta.to_json();
+        let meta = model.meta.clone();
         let device_name = resnet_core::device::device_name(model.device());
-        NativeModel { inner: Arc::new(Mutex::new(Some(model))), meta_json, device_name, disposed: AtomicBool::new(false) }
+        NativeModel { inner: Arc::new(Mutex::new(Some(model))), meta, device_name, disposed: AtomicBool::new(false) }
     }
 
     /// A promise of `present(work(model))`, computed on the torch thread; ERR_INVALID_OPTION
@@ -63,10 +65,10 @@ pub struct NativeTensor {
 
 #[napi]
 impl NativeModel {
-    /// The model's `model.json`, as JSON text.
+    /// The model's `model.json`.
     #[napi(getter, catch_unwind)]
-    pub fn meta_json(&self) -> String {
-        self.meta_json.clone()
+    pub fn meta(&self) -> NativeModelMeta {
+        (&self.meta).into()
     }
 
     /// "cpu" or "cuda:N"; "disposed" after `dispose`.
@@ -131,18 +133,15 @@ impl NativeModel {
         })
     }
 
-    /// Metrics on a folder, as JSON text; skipped files are listed in it. `tta` as for predict.
-    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    /// Metrics on a folder, with the files it skipped. `tta` as for predict.
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeEvaluation>")]
     pub fn evaluate<'env>(&self, env: &'env Env, dir: String, batch_size: u32, tta: bool) -> Result<Object<'env>> {
         let work = move |model: &SavedModel| {
             let mut skipped = Vec::new();
             let evaluation = model.evaluate_dir(&PathBuf::from(dir), batch_size as usize, 0, tta, &mut |skip| skipped.push(skip))?;
-            let mut value = serde_json::to_value(&evaluation).map_err(|error| resnet_core::Error::Libtorch(error.to_string()))?;
-            let skipped = skipped.into_iter().map(|skip| serde_json::json!({ "path": skip.path.display().to_string(), "reason": skip.reason }));
-            value["skipped"] = serde_json::Value::Array(skipped.collect());
-            Ok(value.to_string())
+            Ok((evaluation, skipped))
         };
-        self.run(env, work, Ok)
+        self.run(env, work, |(evaluation, skipped)| Ok(NativeEvaluation::new(evaluation, skipped)))
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]

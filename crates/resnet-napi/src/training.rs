@@ -4,15 +4,14 @@
 use crate::errors::{guarded, to_napi};
 use crate::model::NativeModel;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::bindgen_prelude::Buffer;
 use napi::Status;
 use napi_derive::napi;
-use resnet_core::TrainEvent;
-use serde_json::json;
+use crate::results::{NativeEpochSummary, NativeReview, NativeTrainingEvent};
+use resnet_core::{EpochSummary, TrainEvent, ValidationReview};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-type EventCallback = ThreadsafeFunction<serde_json::Value, (), serde_json::Value, Status, false>;
+type EventCallback = ThreadsafeFunction<NativeTrainingEvent, (), NativeTrainingEvent, Status, false>;
 pub(crate) type DoneCallback = ThreadsafeFunction<NativeTrainResult, (), NativeTrainResult, Status, true>;
 
 /// A running training; `abort()` asks it to stop.
@@ -40,41 +39,42 @@ impl NativeTraining {
 /// The outcome of a finished run.
 #[napi]
 pub struct NativeTrainResult {
-    /// The per-epoch summaries, as JSON text.
-    pub history_json: String,
     pub output: String,
     pub skipped: u32,
     /// The best epoch by the monitored metric (its model is in `<output>/best`).
     pub best_epoch: Option<u32>,
     pub stopped_early: bool,
-    /// The last epoch's validation for the report (metrics and worst samples), as JSON text;
-    /// null without validation images.
-    pub review_json: Option<String>,
+    history: Vec<EpochSummary>,
+    review: Option<ValidationReview>,
     model: Option<NativeModel>,
-    /// JPEG thumbnails of the review's worst samples, in the same order.
-    thumbnails: Vec<Vec<u8>>,
 }
 
 #[napi]
 impl NativeTrainResult {
+    /// The per-epoch summaries, a resumed run's earlier epochs included.
+    #[napi(getter, catch_unwind)]
+    pub fn history(&self) -> Vec<NativeEpochSummary> {
+        self.history.iter().map(NativeEpochSummary::from).collect()
+    }
+
     /// The trained model (once; later calls return null).
     #[napi(catch_unwind)]
     pub fn take_model(&mut self) -> Option<NativeModel> {
         self.model.take()
     }
 
-    /// The review's thumbnails (once; later calls return an empty list). An empty buffer
-    /// stands for an image that could not be read again.
+    /// The last epoch's validation for the report, with the worst samples' thumbnails (once;
+    /// null without validation images, and on later calls).
     #[napi(catch_unwind)]
-    pub fn take_thumbnails(&mut self) -> Vec<Buffer> {
-        std::mem::take(&mut self.thumbnails).into_iter().map(Buffer::from).collect()
+    pub fn take_review(&mut self) -> Option<NativeReview> {
+        self.review.take().map(NativeReview::from)
     }
 }
 
 #[napi(catch_unwind)]
 pub fn start_training(
     #[napi(ts_arg_type = "Record<string, unknown>")] options: serde_json::Value,
-    #[napi(ts_arg_type = "(event: any) => void")] on_event: EventCallback,
+    #[napi(ts_arg_type = "(event: NativeTrainingEvent) => void")] on_event: EventCallback,
     #[napi(ts_arg_type = "(error: Error | null, result: NativeTrainResult) => void")] on_done: DoneCallback,
 ) -> napi::Result<NativeTraining> {
     let config = resnet_core::options::train_config(&options).map_err(to_napi)?;
@@ -85,7 +85,7 @@ pub fn start_training(
         move || {
             let outcome = guarded(|| {
                 let mut observe = |event: TrainEvent| {
-                    on_event.call(event_to_json(event), ThreadsafeFunctionCallMode::NonBlocking);
+                    on_event.call(event.into(), ThreadsafeFunctionCallMode::NonBlocking);
                 };
                 resnet_core::train(&config, &mut observe, &flag)
             });
@@ -100,16 +100,13 @@ pub fn start_training(
                 outcome.model.set_channels_last(config.channels_last.unwrap_or(true))?;
                 outcome.model.fold_batch_norm()
             })?;
-            let review_json = outcome.review.as_ref().map(serde_json::to_string).transpose().map_err(|e| napi::Error::from_reason(e.to_string()))?;
-            let thumbnails = outcome.review.map(|review| review.worst.into_iter().map(|sample| sample.thumbnail).collect()).unwrap_or_default();
             Ok(NativeTrainResult {
-                review_json,
-                thumbnails,
-                history_json: serde_json::to_string(&outcome.history).map_err(|e| napi::Error::from_reason(e.to_string()))?,
                 output: outcome.output.display().to_string(),
                 skipped: outcome.skipped as u32,
                 best_epoch: outcome.best_epoch.map(|epoch| epoch as u32),
                 stopped_early: outcome.stopped_early,
+                history: outcome.history,
+                review: outcome.review,
                 model: Some(NativeModel::wrap(outcome.model)),
             })
         },
@@ -132,30 +129,4 @@ pub(crate) fn run_on_own_thread(
         })
         .map(|_| ())
         .map_err(|error| to_napi(resnet_core::Error::Libtorch(format!("cannot start the training thread: {error}"))))
-}
-
-fn event_to_json(event: TrainEvent) -> serde_json::Value {
-    let (kind, mut value) = match event {
-        TrainEvent::Start { device, classes, class_counts, train_images, validation_images, distributed } => (
-            "start",
-            json!({
-                "device": device,
-                "classes": classes,
-                "classCounts": class_counts,
-                "trainImages": train_images,
-                "validationImages": validation_images,
-                "rank": distributed.as_ref().map_or(0, |info| info.rank),
-                "worldSize": distributed.as_ref().map_or(1, |info| info.world_size),
-                "backend": distributed.as_ref().map(|info| info.backend),
-            }),
-        ),
-        TrainEvent::Batch(progress) => ("batch", serde_json::to_value(progress).unwrap_or_default()),
-        TrainEvent::Epoch(summary) => ("epoch", serde_json::to_value(summary).unwrap_or_default()),
-        TrainEvent::Warning(warning) => (
-            "warning",
-            json!({ "message": warning.message, "path": warning.path.map(|p| p.display().to_string()) }),
-        ),
-    };
-    value["type"] = json!(kind);
-    value
 }
