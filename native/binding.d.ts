@@ -69,16 +69,6 @@ export declare class NativeTrainResult {
 export declare function checkTrainOptions(options: Record<string, unknown>): void
 
 /**
- * `fault`: "panic" (in this synchronous call), "panic-in-task", "libtorch-error-in-task"
- * (returned by tch) or "libtorch-panic-in-task" (raised by tch as a panic), the last three on
- * the torch thread, as the model's calls run.
- */
-export declare function internalInjectFault(fault: string): Promise<void>
-
-/** A panic on the training thread, reported through `onDone` like a training's outcome. */
-export declare function internalInjectTrainingThreadPanic(onDone: (error: Error | null, result: NativeTrainResult) => void): void
-
-/**
  * Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N"), its weights laid
  * out channels_last for inference when `channels_last`, computing in `precision` ("auto",
  * "fp32", "bf16"), with batch norm folded into the convolutions (a loaded model only infers).

@@ -6,6 +6,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 bash scripts/build-native.sh || exit 1
+# The same addon with the fault-injection hooks, for __test__/panics.spec.mjs alone.
+bash scripts/build-native.sh --test-hooks || exit 1
 npx tsc -p tsconfig.json || exit 1
 # torch + torchvision + safetensors for the parity tests against torchvision (tests/parity.rs).
 RESNET_NAPI_TEST_PYTHONPATH="$(bash bench/setup-python.sh)" || exit 1

@@ -4,7 +4,8 @@ import type { NativeModel } from '../native/binding'
 import { native } from './errors'
 import { binding } from './native'
 import type { Arch, Augmentation, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess, ResizeMode, Tensor } from './types'
-import { boolean, device, integer, invalid, nonEmptyString, knownKeys, oneOf } from './validate'
+import { optionSpec } from './options'
+import { boolean, integer, invalid, nonEmptyString, knownKeys } from './validate'
 
 export class Model {
   readonly arch: Arch
@@ -121,10 +122,12 @@ function checkInputs(input: ImageInput | ImageInput[]): ImageInput[] {
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
   nonEmptyString('dir', dir)
   knownKeys('loadModel options', options, ['device', 'channelsLast', 'precision'])
-  const chosen = device(options.device) ?? 'auto'
+  // JavaScript types only; the core checks the values, with the words of training's options.
+  for (const name of ['device', 'precision'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'string') invalid(optionSpec(name).expected, name, options[name])
+  }
   const channelsLast = boolean('channelsLast', options.channelsLast) ?? true
-  const precision = oneOf('precision', options.precision, ['auto', 'fp32', 'bf16'] as const) ?? 'auto'
-  return new Model(await native(binding().loadModel(dir, chosen, channelsLast, precision)))
+  return new Model(await native(binding().loadModel(dir, options.device ?? 'auto', channelsLast, options.precision ?? 'auto')))
 }
 
 /** A Model, or the directory of a saved one. */

@@ -37,14 +37,16 @@ export function optionSpec(name: string): OptionSpec {
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value)
-const isNumbers = (value: unknown) => Array.isArray(value) && value.every((item) => typeof item === 'number')
+// NaN and the infinities have no JSON form, in which options cross into Rust: refused here.
+const finiteNumber = (value: unknown) => typeof value === 'number' && Number.isFinite(value)
+const isNumbers = (value: unknown) => Array.isArray(value) && value.every(finiteNumber)
 
 /** Whether `value` has the JavaScript type an option of `kind` needs. */
 function hasType(kind: string, value: unknown): boolean {
   switch (kind) {
     case 'integer':
     case 'number':
-      return typeof value === 'number'
+      return finiteNumber(value)
     case 'choice':
     case 'text':
     case 'device':

@@ -1,4 +1,5 @@
-//! Internal, for the test suite only (not part of the API; the facade does not export it):
+//! Internal, for the test suite only, built under the `test-hooks` feature into the test
+//! addon (native/test-hooks/), never into the release addon:
 //! deliberate panics and libtorch errors in each kind of native entry point, proving that
 //! every one reaches JavaScript as an error with a code instead of aborting Node.
 use crate::torch_thread::promise;

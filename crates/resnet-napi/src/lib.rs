@@ -1,6 +1,7 @@
 //! The Node-API binding of resnet-core. It converts options, errors and events between
 //! JavaScript and the core, and does nothing else. Every entry point catches panics.
 mod errors;
+#[cfg(feature = "test-hooks")]
 mod fault_injection;
 mod model;
 mod options;

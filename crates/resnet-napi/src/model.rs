@@ -1,7 +1,7 @@
 //! A loaded model as a JavaScript class. Every call that computes runs on the torch thread
 //! through `torch_thread::promise` and returns a promise; the model sits behind a mutex so
 //! concurrent calls are safe. Every entry point carries `#[napi(catch_unwind)]`.
-use crate::results::{NativeEvaluation, NativeModelMeta};
+use crate::results::{NativeEvaluation, NativeModelMeta, NativePrediction, NativeTensor};
 use crate::torch_thread::promise;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -47,20 +47,6 @@ impl NativeModel {
         };
         promise(env, with_model, present)
     }
-}
-
-#[napi(object)]
-pub struct NativePrediction {
-    pub label: String,
-    pub index: u32,
-    pub probability: f64,
-}
-
-/// A float32 tensor: its elements in row-major order and its shape.
-#[napi(object)]
-pub struct NativeTensor {
-    pub data: Float32Array,
-    pub shape: Vec<u32>,
 }
 
 #[napi]
@@ -109,9 +95,7 @@ impl NativeModel {
     #[napi(catch_unwind, ts_return_type = "Promise<NativeTensor>")]
     pub fn preprocess<'env>(&self, env: &'env Env, inputs: Vec<Either<String, Buffer>>) -> Result<Object<'env>> {
         let inputs = image_inputs(inputs);
-        self.run(env, move |model| model.preprocess(&inputs), |(data, shape)| {
-            Ok(NativeTensor { data: Float32Array::new(data), shape: shape.iter().map(|&d| d as u32).collect() })
-        })
+        self.run(env, move |model| model.preprocess(&inputs), |(data, shape)| Ok(NativeTensor::new(data, &shape)))
     }
 
     /// Writes the network as an ONNX graph (opset 17) at `path`.
@@ -126,10 +110,7 @@ impl NativeModel {
     pub fn predict<'env>(&self, env: &'env Env, inputs: Vec<Either<String, Buffer>>, top_k: u32, tta: bool) -> Result<Object<'env>> {
         let inputs = image_inputs(inputs);
         self.run(env, move |model| model.predict(&inputs, top_k as usize, tta), |ranked| {
-            let row = |predictions: Vec<resnet_core::Prediction>| {
-                predictions.into_iter().map(|p| NativePrediction { label: p.label, index: p.index as u32, probability: p.probability }).collect()
-            };
-            Ok(ranked.into_iter().map(row).collect::<Vec<Vec<NativePrediction>>>())
+            Ok(ranked.into_iter().map(|row| row.into_iter().map(NativePrediction::from).collect()).collect::<Vec<Vec<_>>>())
         })
     }
 

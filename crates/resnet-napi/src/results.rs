@@ -1,11 +1,11 @@
 //! The core's results as typed JavaScript values: epoch summaries, training events, the
 //! evaluation, the validation review and a model's metadata. No JSON text crosses into
 //! JavaScript; the facade's public types are checked against these by the TypeScript compiler.
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, Float32Array};
 use napi_derive::napi;
 use resnet_core::data::folder::Skipped;
 use resnet_core::model::meta::ModelMeta;
-use resnet_core::{Augment, EpochSummary, Evaluation, Preprocess, ReviewedSample, TrainEvent, ValidationReview};
+use resnet_core::{Augment, EpochSummary, Evaluation, Prediction, Preprocess, ReviewedSample, TrainEvent, ValidationReview};
 
 /// One training event, tagged with its `type`.
 #[napi(discriminant = "type", discriminant_case = "lowercase", use_nullable = true)]
@@ -250,5 +250,31 @@ impl From<&ModelMeta> for NativeModelMeta {
             preprocess: preprocess(&meta.preprocess),
             train: meta.train.as_ref().map(augmentation),
         }
+    }
+}
+
+#[napi(object)]
+pub struct NativePrediction {
+    pub label: String,
+    pub index: u32,
+    pub probability: f64,
+}
+
+/// A float32 tensor: its elements in row-major order and its shape.
+#[napi(object)]
+pub struct NativeTensor {
+    pub data: Float32Array,
+    pub shape: Vec<u32>,
+}
+
+impl From<Prediction> for NativePrediction {
+    fn from(prediction: Prediction) -> Self {
+        NativePrediction { label: prediction.label, index: prediction.index as u32, probability: prediction.probability }
+    }
+}
+
+impl NativeTensor {
+    pub fn new(data: Vec<f32>, shape: &[usize]) -> Self {
+        NativeTensor { data: Float32Array::new(data), shape: shape.iter().map(|&d| d as u32).collect() }
     }
 }
