@@ -254,10 +254,20 @@ function runSetup(): void {
 
 const program = new Command('resnet').description('Train, evaluate, predict with and export ResNet image classifiers.')
 
-addTrainFlags(program.command('train'))
+const trainCommand = program
+  .command('train')
   .description('Train a ResNet on a folder holding train/ and test/ (or val/) class folders.')
   .option('--json', 'print the result as JSON instead of progress')
   .action((flags) => runTrain(flags))
+// The flags come from the addon's option table, loaded only for this command: `doctor` must
+// work where the addon cannot load.
+if (process.argv[2] === 'train') {
+  try {
+    addTrainFlags(trainCommand)
+  } catch (error) {
+    fail(error, process.argv.includes('--json'))
+  }
+}
 
 program
   .command('evaluate')

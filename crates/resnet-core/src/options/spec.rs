@@ -2,9 +2,17 @@
 //! checks options against it (`train_options`), the binding hands it to JavaScript, where the
 //! facade checks only JavaScript types with its wording and the CLI makes its flags and help
 //! from it. Every message has one shape: "Expected <what> for <name> but received <value>".
+use super::choice::Choice;
 use super::message::{describe, invalid};
+use crate::data::preprocess::ResizeMode;
+use crate::distributed::topology::DEFAULT_TIMEOUT;
 use crate::error::{Error, Result};
+use crate::model::arch::Arch;
+use crate::precision::Precision;
+use crate::train::{class_weights::ClassWeights, monitor::Monitor, optimizer::OptimizerKind, recipe::Recipe, schedule::ScheduleKind};
 use serde_json::Value;
+use Bound::{Above, AtLeast, AtMost, Below, Unbounded};
+use DefaultText::{Resolved, Words};
 
 /// One end of a number's range.
 #[derive(Debug, Clone, Copy)]
@@ -170,14 +178,6 @@ const EPOCHS_MAX: u64 = 100_000;
 /// JavaScript's largest exact integer (Number.MAX_SAFE_INTEGER).
 const SAFE_INTEGER_MAX: u64 = (1 << 53) - 1;
 
-use crate::data::preprocess::ResizeMode;
-use crate::distributed::topology::DEFAULT_TIMEOUT;
-use crate::model::arch::Arch;
-use crate::precision::Precision;
-use crate::train::{class_weights::ClassWeights, monitor::Monitor, optimizer::OptimizerKind, recipe::Recipe, schedule::ScheduleKind};
-use super::choice::Choice;
-use Bound::{Above, AtLeast, AtMost, Below, Unbounded};
-use DefaultText::{Resolved, Words};
 
 /// The training options, in the order help lists them.
 pub const TRAIN_OPTIONS: &[OptionSpec] = &[

@@ -222,3 +222,74 @@ fn unknown_key(map: &Map<String, Value>, known: &[&str], what: &str) -> Result<(
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::spec::{Bound, OptionSpec};
+    use crate::train::run_config::resolved;
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({ "data": "/data", "output": "/out", "pretrained": "/weights.safetensors" })
+    }
+
+    /// A valid value of `spec` other than its default.
+    fn another_value(spec: &OptionSpec, default: &Value) -> Value {
+        match spec.kind {
+            Kind::Integer { min, .. } => json!(min + 2),
+            Kind::Number { .. } if spec.name == "warmupEpochs" => json!(1.5),
+            Kind::Number { low: Bound::Above(low) | Bound::AtLeast(low), high: Bound::Below(high) | Bound::AtMost(high) } => json!((low + high) / 2.0),
+            Kind::Number { .. } => json!(1.25),
+            Kind::Choice(names) => json!(names().into_iter().rev().find(|name| json!(name) != *default).unwrap()),
+            // config.json records augment as the augmentation itself, which `false` removes.
+            Kind::Boolean if spec.name == "augment" => json!(false),
+            Kind::Boolean => json!(!default.as_bool().unwrap_or(false)),
+            Kind::Text => json!("/elsewhere"),
+            Kind::Triple => json!([0.25, 0.5, 0.75]),
+            Kind::FractionRange => json!([0.25, 0.75]),
+            Kind::Data | Kind::Device | Kind::Group => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn every_option_of_the_table_reaches_the_configuration() {
+        let before = resolved(&configure(&Options::new(&base()).unwrap(), false).unwrap(), 1);
+        // Read elsewhere: the data folders, the output, and the distributed group (from the
+        // environment, by `train_config`). The device is checked by form only.
+        let elsewhere = ["data", "validationSplit", "output", "device", "distributed", "distributed.nproc", "distributed.timeoutSeconds"];
+        for spec in TRAIN_OPTIONS.iter().filter(|spec| !elsewhere.contains(&spec.name)) {
+            let sections = [&before, &before["preprocess"], &before["augment"]];
+            let default = sections.into_iter().find_map(|section| section.get(spec.name)).cloned().unwrap_or_default();
+            let mut options = base();
+            options[spec.name] = another_value(spec, &default);
+            let config = configure(&Options::new(&options).unwrap(), false).unwrap_or_else(|error| panic!("{}: {error}", spec.name));
+            config.validate().unwrap_or_else(|error| panic!("{}: {error}", spec.name));
+            assert_ne!(resolved(&config, 1), before, "{} = {} changed nothing", spec.name, options[spec.name]);
+        }
+    }
+
+    #[test]
+    fn messages_come_from_the_table() {
+        let refused = |options: Value| check_train_options(&options).unwrap_err().to_string();
+        let mut options = base();
+        options["epochs"] = json!(0);
+        assert_eq!(refused(options), "Expected an integer between 1 and 100000 for epochs but received 0");
+        let mut options = base();
+        options["optimizer"] = json!("lbfgs");
+        assert_eq!(refused(options), "Expected one of \"adam\", \"adamw\", \"sgd\" for optimizer but received \"lbfgs\"");
+        let mut options = base();
+        options["distributed"] = json!({ "ranks": 2 });
+        assert_eq!(refused(options), "Expected one of the options nproc, timeoutSeconds for distributed but received \"ranks\"");
+        let mut options = base();
+        options["epoch"] = json!(3);
+        assert!(refused(options).starts_with("Expected one of the options data, validationSplit, arch,"));
+    }
+
+    #[test]
+    fn checking_looks_at_no_folder_but_resolving_does() {
+        let options = json!({ "data": "/no/such/folder", "output": "/out" });
+        assert!(check_train_options(&options).is_ok());
+        assert_eq!(train_config(&options).unwrap_err().code(), "ERR_DATASET");
+    }
+}
