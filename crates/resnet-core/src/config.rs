@@ -4,9 +4,8 @@ use crate::data::cache::CacheMode;
 use crate::data::preprocess::{Augment, Preprocess};
 use crate::data::source::DataSource;
 use crate::distributed::Topology;
-use crate::error::Result;
+use crate::error::{invalid_option, Result};
 use crate::model::arch::Arch;
-use crate::options::message::invalid;
 use crate::options::spec::spec;
 use crate::precision::Precision;
 use crate::train::class_weights::ClassWeights;
@@ -59,9 +58,9 @@ pub struct TrainConfig {
     /// With `pretrained`: the body's learning rate as a fraction of the head's once unfrozen.
     pub body_lr_factor: f64,
     pub precision: Precision,
-    /// Lay activations and convolution weights out channels_last; `None`: on (faster on
+    /// Lay activations and convolution weights out channels_last (on by default: faster on
     /// oneDNN and cuDNN alike).
-    pub channels_last: Option<bool>,
+    pub channels_last: bool,
     /// Keep batch norm's statistics, scale and shift as they are (from `pretrained`, or as
     /// initialised) and normalise with them while the rest trains.
     pub freeze_batch_norm: bool,
@@ -102,7 +101,7 @@ impl TrainConfig {
             freeze_epochs: 0,
             body_lr_factor: 0.1,
             precision: Precision::Auto,
-            channels_last: None,
+            channels_last: true,
             freeze_batch_norm: false,
             distributed: None,
         };
@@ -142,14 +141,17 @@ impl TrainConfig {
         if let Some(patience) = self.patience {
             check("patience", patience as f64)?;
         }
+        if let DataSource::Split { validation_fraction, .. } = self.data {
+            check("validationSplit", validation_fraction)?;
+        }
         if self.warmup_epochs >= self.epochs as f64 {
-            return Err(invalid("a number from 0 to less than epochs", "warmupEpochs", &self.warmup_epochs.to_string()));
+            return Err(invalid_option("a number from 0 to less than epochs", "warmupEpochs", &self.warmup_epochs.to_string()));
         }
         if self.freeze_epochs > 0 && self.pretrained.is_none() {
-            return Err(invalid("pretrained weights to freeze (set pretrained)", "freezeEpochs", &self.freeze_epochs.to_string()));
+            return Err(invalid_option("pretrained weights to freeze (set pretrained)", "freezeEpochs", &self.freeze_epochs.to_string()));
         }
         if self.freeze_epochs > self.epochs {
-            return Err(invalid("at most epochs", "freezeEpochs", &self.freeze_epochs.to_string()));
+            return Err(invalid_option("at most epochs", "freezeEpochs", &self.freeze_epochs.to_string()));
         }
         if let Some(topology) = &self.distributed {
             topology.validate()?;

@@ -1,5 +1,6 @@
 //! The one error type of the core. Each variant has a stable code that the binding passes
 //! to JavaScript unchanged, and a message that says what was expected and what was found.
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -94,4 +95,22 @@ impl From<tch::TchError> for Error {
 pub(crate) fn first_line(text: &str) -> String {
     let cut = text.find("\nException raised from").unwrap_or(text.len());
     text[..cut].trim().to_string()
+}
+
+/// ERR_INVALID_OPTION in the one shape of every option message:
+/// "Expected <what> for <name> but received <value>".
+pub fn invalid_option(expected: &str, name: &str, received: &str) -> Error {
+    Error::InvalidOption(format!("Expected {expected} for {name} but received {received}"))
+}
+
+/// A value as an option message shows it: strings quoted, arrays by length, as JavaScript
+/// users read them.
+pub fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::String(_) | Value::Bool(_) => value.to_string(),
+        Value::Number(number) => number.as_f64().map_or_else(|| number.to_string(), |n| n.to_string()),
+        Value::Array(items) => format!("an array of length {}", items.len()),
+        Value::Object(_) => "an object".into(),
+    }
 }

@@ -4,6 +4,7 @@
 //! Reading order, bottom up: `error`, `options` (every option's rules), `config`, `device`, `fsutil`; `data` (folder scan,
 //! decode, transform, loader) beside `model` (blocks, resnet, weights, saved); `host_reads`,
 //! `metrics`, `distributed` (c10d process groups); `train`, `inference` and `export` on top.
+pub mod choice;
 pub mod config;
 pub mod data;
 pub mod device;
@@ -27,7 +28,7 @@ pub use data::cache::CacheMode;
 pub use data::preprocess::{Augment, Preprocess, ResizeMode};
 pub use data::source::DataSource;
 pub use model::arch::Arch;
-pub use options::Choice;
+pub use choice::Choice;
 pub use precision::Precision;
 pub use train::class_weights::ClassWeights;
 pub use train::monitor::Monitor;

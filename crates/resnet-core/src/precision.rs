@@ -1,7 +1,7 @@
 //! bf16 autocast and cuDNN's autotuner through csrc/precision.cpp: libtorch has both, tch
 //! exposes neither (its `autocast` is CUDA fp16 only).
 use crate::error::{Error, Result};
-use crate::options::choice;
+use crate::choice::choice;
 use std::os::raw::c_int;
 use tch::Device;
 

@@ -98,7 +98,7 @@ fn channels_last_trains_like_the_standard_layout_and_saves_the_standard_one() {
     for layout in [false, true] {
         let output = tempfile::tempdir().unwrap();
         let mut config = config(root.path(), output.path());
-        config.channels_last = Some(layout);
+        config.channels_last = layout;
         let outcome = train(&config, &mut |_| {}, &AtomicBool::new(false)).unwrap();
         // On disk the weights are in the standard order whatever the layout in memory: the
         // file's bytes, read as a plain NCHW tensor, equal the model's weights.

@@ -97,7 +97,7 @@ pub fn start_training(
             // trained further.
             let mut outcome = outcome;
             guarded(|| {
-                outcome.model.set_channels_last(config.channels_last.unwrap_or(true))?;
+                outcome.model.set_channels_last(config.channels_last)?;
                 outcome.model.fold_batch_norm()
             })?;
             Ok(NativeTrainResult {

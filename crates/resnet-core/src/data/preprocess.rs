@@ -1,7 +1,7 @@
 //! What a model does to an image before the network sees it (`Preprocess`, saved in
 //! model.json) and how training images are augmented (`Augment`, model.json's "train").
 use crate::error::{Error, Result};
-use crate::options::choice;
+use crate::choice::choice;
 use serde::{Deserialize, Serialize};
 
 choice! {

@@ -1,6 +1,5 @@
 //! Where the training and validation images are.
 use crate::error::{Error, Result};
-use crate::options::spec::spec;
 use std::path::{Path, PathBuf};
 
 /// Where the training and validation images are.
@@ -31,9 +30,9 @@ impl DataSource {
         Ok(DataSource::Folders { train, validation })
     }
 
-    /// One folder of class folders, split by `validation_fraction` (between 0 and 1).
+    /// One folder of class folders, split by `validation_fraction` (0 to 1, exclusive: checked
+    /// with the other options by `TrainConfig::validate`).
     pub fn split(root: &Path, validation_fraction: f64) -> Result<Self> {
-        spec("validationSplit").number(&validation_fraction.into())?;
         if !root.is_dir() {
             return Err(Error::dataset("expected a folder of class folders to split, found no folder", root));
         }

@@ -1,5 +1,5 @@
 //! The torchvision ResNet variants.
-use crate::options::choice;
+use crate::choice::choice;
 
 choice! {
     /// A torchvision ResNet variant.

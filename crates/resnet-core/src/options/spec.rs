@@ -2,11 +2,10 @@
 //! checks options against it (`train_options`), the binding hands it to JavaScript, where the
 //! facade checks only JavaScript types with its wording and the CLI makes its flags and help
 //! from it. Every message has one shape: "Expected <what> for <name> but received <value>".
-use super::choice::Choice;
-use super::message::{describe, invalid};
 use crate::data::preprocess::ResizeMode;
 use crate::distributed::topology::DEFAULT_TIMEOUT;
-use crate::error::{Error, Result};
+use crate::choice::{one_of, Choice};
+use crate::error::{describe, invalid_option, Error, Result};
 use crate::model::arch::Arch;
 use crate::precision::Precision;
 use crate::train::{class_weights::ClassWeights, monitor::Monitor, optimizer::OptimizerKind, recipe::Recipe, schedule::ScheduleKind};
@@ -97,7 +96,7 @@ impl OptionSpec {
         match self.kind {
             Kind::Integer { min, max } => format!("an integer between {min} and {max}"),
             Kind::Number { low, high } => number_range(low, high),
-            Kind::Choice(names) => super::choice::one_of(&names()),
+            Kind::Choice(names) => one_of(&names()),
             Kind::Boolean => "a boolean".into(),
             Kind::Text => "a non-empty string".into(),
             Kind::Triple => "an array of three finite numbers".into(),
@@ -110,7 +109,7 @@ impl OptionSpec {
 
     /// ERR_INVALID_OPTION for `value`.
     pub fn invalid(&self, value: &Value) -> Error {
-        invalid(&self.expected(), self.name, &describe(value))
+        invalid_option(&self.expected(), self.name, &describe(value))
     }
 
     /// `value` as a number this option accepts.

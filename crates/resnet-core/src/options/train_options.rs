@@ -1,15 +1,14 @@
 //! Training options as callers pass them (a JSON object: the binding's JavaScript options) to
 //! a checked `TrainConfig`. Every range and message comes from the table in `spec`; what a
 //! recipe or the core defaults to stays in `TrainConfig::new` and `Recipe`.
-use super::choice::Choice;
-use super::message::{describe, invalid};
+use crate::choice::Choice;
 use super::spec::{cache_names, spec, Kind, TRAIN_OPTIONS};
 use crate::config::TrainConfig;
 use crate::data::cache::CacheMode;
 use crate::data::preprocess::{Augment, ResizeMode};
 use crate::data::source::DataSource;
 use crate::distributed::Topology;
-use crate::error::Result;
+use crate::error::{describe, invalid_option, Result};
 use crate::train::recipe::Recipe;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
@@ -37,7 +36,7 @@ pub fn check_train_options(options: &Value) -> Result<()> {
 
 fn configure(options: &Options, locate_data: bool) -> Result<TrainConfig> {
     let data = data_source(options, locate_data)?;
-    let output = options.text("output")?.ok_or_else(|| invalid(&spec("output").expected(), "output", "undefined"))?;
+    let output = options.text("output")?.ok_or_else(|| invalid_option(&spec("output").expected(), "output", "undefined"))?;
     let mut config = TrainConfig::new(data, PathBuf::from(output));
     // The recipe first; every option given overrides what it set.
     let recipe = options.choice::<Recipe>()?.unwrap_or(Recipe::Standard);
@@ -81,7 +80,7 @@ fn configure(options: &Options, locate_data: bool) -> Result<TrainConfig> {
     set(&mut config.freeze_epochs, options.count("freezeEpochs")?);
     set(&mut config.body_lr_factor, options.number("bodyLrFactor")?);
     set(&mut config.precision, options.choice()?);
-    config.channels_last = options.boolean("channelsLast")?.or(config.channels_last);
+    set(&mut config.channels_last, options.boolean("channelsLast")?);
     set(&mut config.freeze_batch_norm, options.boolean("freezeBatchNorm")?);
     // Spawning ranks is the caller's work; the count is checked here with everything else.
     options.integer("distributed.nproc")?;
@@ -100,14 +99,14 @@ fn set<T>(field: &mut T, value: Option<T>) {
 fn data_source(options: &Options, locate: bool) -> Result<DataSource> {
     let split = options.number("validationSplit")?;
     let data = spec("data");
-    let value = options.get("data").ok_or_else(|| invalid(&data.expected(), data.name, "undefined"))?;
+    let value = options.get("data").ok_or_else(|| invalid_option(&data.expected(), data.name, "undefined"))?;
     let folder = |key: &str| value.get(key).and_then(Value::as_str).filter(|path| !path.is_empty()).map(PathBuf::from);
     match (value, split) {
         (Value::String(root), _) if root.is_empty() => Err(data.invalid(value)),
         (Value::String(root), None) if locate => DataSource::from_root(&PathBuf::from(root)),
         (Value::String(root), Some(fraction)) if locate => DataSource::split(&PathBuf::from(root), fraction),
         (Value::String(root), _) => Ok(DataSource::Folders { train: root.into(), validation: root.into() }),
-        (Value::Object(_), Some(_)) => Err(invalid("a folder of class folders for data when validationSplit is given", data.name, &describe(value))),
+        (Value::Object(_), Some(_)) => Err(invalid_option("a folder of class folders for data when validationSplit is given", data.name, &describe(value))),
         (Value::Object(_), None) => match (folder("train"), folder("test")) {
             (Some(train), Some(validation)) => Ok(DataSource::Folders { train, validation }),
             _ => Err(data.invalid(value)),
@@ -122,7 +121,7 @@ fn cache_mode(options: &Options) -> Result<CacheMode> {
     let name = value.as_str().filter(|name| cache_names().contains(name)).ok_or_else(|| spec("cache").invalid(value))?;
     match (name, bytes) {
         ("memory", bytes) => Ok(CacheMode::Memory(bytes)),
-        (_, Some(_)) => Err(invalid("cache \"memory\" (or no cache option) with cacheBytes", "cache", &describe(value))),
+        (_, Some(_)) => Err(invalid_option("cache \"memory\" (or no cache option) with cacheBytes", "cache", &describe(value))),
         ("off", None) => Ok(CacheMode::Off),
         _ => Ok(CacheMode::Auto),
     }
@@ -134,7 +133,7 @@ struct Options<'a>(&'a Map<String, Value>);
 impl<'a> Options<'a> {
     /// Refuses anything but an object of known options (a typo would otherwise be ignored).
     fn new(value: &'a Value) -> Result<Self> {
-        let Value::Object(map) = value else { return Err(invalid("an options object", "train options", &describe(value))) };
+        let Value::Object(map) = value else { return Err(invalid_option("an options object", "train options", &describe(value))) };
         let top: Vec<&str> = TRAIN_OPTIONS.iter().map(|spec| spec.name).filter(|name| !name.contains('.')).collect();
         unknown_key(map, &top, "train options")?;
         for group in TRAIN_OPTIONS.iter().filter(|spec| matches!(spec.kind, Kind::Group)) {
@@ -218,7 +217,7 @@ fn numbers(value: &Value) -> Option<Vec<f32>> {
 
 fn unknown_key(map: &Map<String, Value>, known: &[&str], what: &str) -> Result<()> {
     match map.keys().find(|key| !known.contains(&key.as_str())) {
-        Some(key) => Err(invalid(&format!("one of the options {}", known.join(", ")), what, &describe(&key.as_str().into()))),
+        Some(key) => Err(invalid_option(&format!("one of the options {}", known.join(", ")), what, &describe(&key.as_str().into()))),
         None => Ok(()),
     }
 }

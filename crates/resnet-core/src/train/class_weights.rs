@@ -1,5 +1,5 @@
 //! How much each class's images weigh in the training loss.
-use crate::options::choice;
+use crate::choice::choice;
 
 choice! {
     /// How much each class's images weigh in the training loss.

@@ -1,5 +1,5 @@
 //! The validation figure that picks the best epoch and drives early stopping.
-use crate::options::choice;
+use crate::choice::choice;
 
 choice! {
     /// The validation figure that picks the best epoch and drives early stopping.

@@ -3,7 +3,7 @@
 //! weight decay can skip batch-norm parameters and biases. The update rules are PyTorch's
 //! (`torch.optim.Adam`, `AdamW`, `SGD` with dampening 0); Adam(W) runs libtorch's fused
 //! kernel (train/libtorch_optim.rs).
-use crate::options::choice;
+use crate::choice::choice;
 use super::libtorch_optim::{clear_grads, clip_grad_norm, fused_adam_step, AdamRule, AdamSlot};
 use crate::error::{Error, Result};
 use std::collections::HashMap;

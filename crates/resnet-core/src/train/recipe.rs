@@ -1,6 +1,6 @@
 //! Named sets of training settings: the optimiser, its schedule, the loss and the transforms.
 use crate::data::preprocess::{Augment, Preprocess};
-use crate::options::choice;
+use crate::choice::choice;
 use crate::train::optimizer::{OptimizerConfig, OptimizerKind};
 use crate::train::schedule::ScheduleKind;
 

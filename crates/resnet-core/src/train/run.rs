@@ -168,7 +168,7 @@ impl<'a> Trainer<'a> {
         if let (Some(pretrained), None) = (&config.pretrained, &config.resume) {
             load_pretrained_body(&mut model, pretrained)?;
         }
-        let channels_last = config.channels_last.unwrap_or(true);
+        let channels_last = config.channels_last;
         if channels_last {
             convert_to_channels_last(&model.vs)?;
         }

@@ -63,7 +63,7 @@ pub fn resolved(config: &TrainConfig, world_size: usize) -> Value {
         "bodyLrFactor": config.body_lr_factor,
         "freezeBatchNorm": config.freeze_batch_norm,
         "precision": config.precision,
-        "channelsLast": config.channels_last.unwrap_or(true),
+        "channelsLast": config.channels_last,
         "device": config.device,
         "workers": config.workers,
         "cache": cache,

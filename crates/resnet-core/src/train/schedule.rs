@@ -1,5 +1,5 @@
 //! Learning-rate schedules, as a function of the update number.
-use crate::options::choice;
+use crate::choice::choice;
 use std::f64::consts::PI;
 
 choice! {

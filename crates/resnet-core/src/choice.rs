@@ -1,8 +1,7 @@
 //! Options that take one of a few names (arch, optimizer, schedule...). Each is an enum
 //! declared with `choice!`, which gives it its names and one parser with one message; serde
 //! reads and writes it through the same parser (model.json, config.json, checkpoints).
-use super::message::{describe, invalid};
-use crate::error::Result;
+use crate::error::{describe, invalid_option, Result};
 
 /// An enum whose values are chosen by name.
 pub trait Choice: Copy + Sized + 'static {
@@ -22,7 +21,7 @@ pub trait Choice: Copy + Sized + 'static {
             .iter()
             .copied()
             .find(|value| value.name() == name)
-            .ok_or_else(|| invalid(&one_of(&Self::names()), Self::OPTION, &describe(&name.into())))
+            .ok_or_else(|| invalid_option(&one_of(&Self::names()), Self::OPTION, &describe(&name.into())))
     }
 }
 
@@ -45,7 +44,7 @@ macro_rules! choice {
             $($(#[$variant_meta])* $variant,)+
         }
 
-        impl $crate::options::Choice for $name {
+        impl $crate::choice::Choice for $name {
             const OPTION: &'static str = $option;
             const ALL: &'static [Self] = &[$($name::$variant,)+];
 
@@ -58,11 +57,11 @@ macro_rules! choice {
 
         impl $name {
             pub fn name(self) -> &'static str {
-                <$name as $crate::options::Choice>::name(self)
+                <$name as $crate::choice::Choice>::name(self)
             }
 
             pub fn parse(name: &str) -> $crate::error::Result<Self> {
-                <$name as $crate::options::Choice>::parse(name)
+                <$name as $crate::choice::Choice>::parse(name)
             }
         }
 
