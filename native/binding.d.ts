@@ -116,6 +116,7 @@ export interface NativeEvaluation {
   perClass: Array<NativeClassMetrics>
   /** `confusion[true][predicted]`. */
   confusion: Array<Array<number>>
+  /** The most frequent mistakes, most frequent first (at most 10). */
   mostConfused: Array<NativeConfusion>
   /** Files this evaluation skipped (a training run reports its skips as warnings instead). */
   skipped: Array<NativeSkipped>
@@ -180,7 +181,9 @@ export interface NativeReviewedSample {
   label: number
   predicted: number
   loss: number
+  /** Probability of the predicted class. */
   probability: number
+  /** JPEG bytes; empty when the image could not be read again. */
   thumbnail: Buffer
 }
 

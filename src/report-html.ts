@@ -3,27 +3,15 @@
 // (report-page.ts) draws the three charts.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { EpochSummary, Evaluation } from './types'
+import type { NativeReview, NativeReviewedSample } from '../native/binding'
+import type { EpochSummary } from './types'
 import { decimalTicks, drawReport, type ChartData } from './report-page'
 
-/** A validation image as the report shows it. */
-export interface ReviewedSample {
-  path: string
-  label: number
-  predicted: number
-  loss: number
-  /** Probability of the predicted class. */
-  probability: number
-  /** JPEG bytes; empty when the image could not be read again. */
-  thumbnail: Buffer
-}
+/** A validation image as the report shows it, with its JPEG thumbnail. */
+export type ReviewedSample = NativeReviewedSample
 
 /** The final model's validation: metrics and the highest-loss samples, highest first. */
-export interface ValidationReview {
-  epoch: number
-  evaluation: Omit<Evaluation, 'skipped'>
-  worst: ReviewedSample[]
-}
+export type ValidationReview = NativeReview
 
 export interface ReportContent {
   output: string

@@ -11,12 +11,19 @@ import { binding } from './native'
 import { checkRules, checkTypes, optionSpec } from './options'
 import { ReportRecorder } from './report'
 import { imagenetWeights } from './weights'
-import { type Arch, type EpochSummary, type TrainingEvent, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
+import { type Arch, type BatchEvent, type EpochSummary, type StartEvent, type TrainingEvent, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
 import * as check from './validate'
 
 export interface TrainResult extends TrainResultSummary {
   model: Model
 }
+
+// The public event types, documented in types.ts, equal the binding's, both ways. (A warning's
+// `path` is null there and left out here: see #onNativeEvent.)
+type Payload<T extends NativeTrainingEvent['type']> = Omit<Extract<NativeTrainingEvent, { type: T }>, 'type'>
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const _eventsMatchTheBinding: [Same<Payload<'start'>, StartEvent>, Same<Payload<'batch'>, BatchEvent>, Same<Payload<'epoch'>, EpochSummary>] = [true, true, true]
+void _eventsMatchTheBinding
 
 /** The options the native side reads: TrainOptions without the signal, with paths resolved. */
 type NativeTrainOptions = Omit<TrainOptions, 'signal'> & { arch: Arch; output: string }

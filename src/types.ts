@@ -1,4 +1,8 @@
-// The public types of the facade: options, events and results.
+// The public types of the facade: options, events and results. Results that the native
+// side produces are its own types (native/binding.d.ts, generated from the Rust structs and
+// their doc comments), named here; the events keep their documented interfaces, checked
+// against the binding's by the compiler (training.ts).
+import type { NativeClassMetrics, NativeEpochSummary, NativeEvaluation, NativePrediction, NativeTensor } from '../native/binding'
 
 export type Arch = 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101' | 'resnet152'
 export const ARCHS: readonly Arch[] = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152']
@@ -155,17 +159,8 @@ export interface BatchEvent {
   learningRate: number
 }
 
-export interface EpochSummary {
-  epoch: number
-  epochs: number
-  loss: number
-  accuracy: number
-  /** null when there are no validation images. */
-  valLoss: number | null
-  valAccuracy: number | null
-  seconds: number
-  learningRate: number
-}
+/** One epoch's figures: the 'epoch' event, and each entry of `history`. */
+export type EpochSummary = NativeEpochSummary
 
 /** Progress of a download of pretrained weights (`pretrained: 'imagenet'`). */
 export interface DownloadEvent {
@@ -222,19 +217,12 @@ export interface TrainResultSummary {
   report: string | null
 }
 
-export interface Prediction {
-  label: string
-  index: number
-  probability: number
-}
+export type Prediction = NativePrediction
 
 export type ImageInput = string | Buffer
 
-/** A float32 tensor in row-major order, e.g. the NCHW input `model.preprocess` returns. */
-export interface Tensor {
-  data: Float32Array
-  shape: number[]
-}
+/** A float32 tensor in row-major order, e.g. the NCHW input `model.inputTensor` returns. */
+export type Tensor = NativeTensor
 
 export interface PredictOptions {
   /** @default 5 (at most the number of classes) */
@@ -251,26 +239,10 @@ export interface EvaluateOptions {
   tta?: boolean
 }
 
-export interface ClassMetrics {
-  class: string
-  precision: number
-  recall: number
-  f1: number
-  support: number
-}
+export type ClassMetrics = NativeClassMetrics
 
-export interface Evaluation {
-  loss: number
-  accuracy: number
-  top5: number
-  count: number
-  perClass: ClassMetrics[]
-  /** confusion[true][predicted] */
-  confusion: number[][]
-  /** The most frequent mistakes, most frequent first (at most 10). */
-  mostConfused: { actual: string; predicted: string; count: number }[]
-  skipped: { path: string; reason: string }[]
-}
+/** What `evaluate` measures; `confusion[true][predicted]`. */
+export type Evaluation = NativeEvaluation
 
 export interface Preprocess {
   resize: ResizeMode

@@ -137,6 +137,7 @@ pub struct NativeEvaluation {
     pub per_class: Vec<NativeClassMetrics>,
     /// `confusion[true][predicted]`.
     pub confusion: Vec<Vec<u32>>,
+    /// The most frequent mistakes, most frequent first (at most 10).
     pub most_confused: Vec<NativeConfusion>,
     /// Files this evaluation skipped (a training run reports its skips as warnings instead).
     pub skipped: Vec<NativeSkipped>,
@@ -173,7 +174,9 @@ pub struct NativeReviewedSample {
     pub label: u32,
     pub predicted: u32,
     pub loss: f64,
+    /// Probability of the predicted class.
     pub probability: f64,
+    /// JPEG bytes; empty when the image could not be read again.
     pub thumbnail: Buffer,
 }
 
