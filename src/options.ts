@@ -74,14 +74,9 @@ export function checkTypes(options: Record<string, unknown>): void {
     const holder = key === undefined ? options : options[group]
     const value = isObject(holder) ? holder[key ?? group] : undefined
     if (value === undefined) continue
+    // A group's unknown keys are the core's to refuse (checkRules), in the same words.
     if (!hasType(spec.kind, value)) invalid(spec.expected, spec.name, value)
-    if (spec.kind === 'group') knownKeys(spec.name, value, groupKeys(spec.name))
   }
-}
-
-/** The keys of group `name` ("distributed": nproc, timeoutSeconds). */
-export function groupKeys(name: string): string[] {
-  return optionSpecs().flatMap((spec) => (spec.name.startsWith(`${name}.`) ? [spec.name.slice(name.length + 1)] : []))
 }
 
 /** The core's check of every range and rule; looks at no file. */

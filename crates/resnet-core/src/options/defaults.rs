@@ -28,9 +28,13 @@ fn resolved_value(recipe: Recipe, name: &str) -> String {
     // With pretrained weights, so that the fine-tuning defaults show.
     config.pretrained = Some("pretrained".into());
     config.apply_recipe(recipe);
-    let all = resolved(&config, 1);
-    let value = [&all, &all["preprocess"], &all["augment"]].into_iter().find_map(|section| section.get(name));
-    value.map_or_else(|| "none".into(), show)
+    resolved_field(&resolved(&config, 1), name).map_or_else(|| "none".into(), show)
+}
+
+/// Option `name`'s field in a resolved configuration (config.json): at the top, or inside
+/// "preprocess" (resize, mean, std) or "augment" (cropScale).
+pub fn resolved_field<'a>(resolved: &'a Value, name: &str) -> Option<&'a Value> {
+    [resolved, &resolved["preprocess"], &resolved["augment"]].into_iter().find_map(|section| section.get(name))
 }
 
 /// Numbers at float32's precision (mean and std are float32), strings without quotes.

@@ -225,6 +225,7 @@ fn unknown_key(map: &Map<String, Value>, known: &[&str], what: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::defaults::resolved_field;
     use crate::options::spec::{Bound, OptionSpec};
     use crate::train::run_config::resolved;
     use serde_json::json;
@@ -258,8 +259,7 @@ mod tests {
         // environment, by `train_config`). The device is checked by form only.
         let elsewhere = ["data", "validationSplit", "output", "device", "distributed", "distributed.nproc", "distributed.timeoutSeconds"];
         for spec in TRAIN_OPTIONS.iter().filter(|spec| !elsewhere.contains(&spec.name)) {
-            let sections = [&before, &before["preprocess"], &before["augment"]];
-            let default = sections.into_iter().find_map(|section| section.get(spec.name)).cloned().unwrap_or_default();
+            let default = resolved_field(&before, spec.name).cloned().unwrap_or_default();
             let mut options = base();
             options[spec.name] = another_value(spec, &default);
             let config = configure(&Options::new(&options).unwrap(), false).unwrap_or_else(|error| panic!("{}: {error}", spec.name));
