@@ -105,7 +105,7 @@ const trainDir = await photos(size.photos)
 const valDir = await photos(80)
 const torchEpochArgs = ['--data', trainDir, '--image-size', '128', '--batch-size', '64', '--epochs', '1']
 const torchBefore = await run('PyTorch epoch (before the project)', ...python('pytorch_epoch.py', torchEpochArgs))
-const project = await run('project epochs', 'node', ['bench/project_epoch.mjs', trainDir, valDir, String(size.epochs), '128', '64'])
+const project = await run('project epochs', process.execPath, ['bench/project_epoch.mjs', trainDir, valDir, String(size.epochs), '128', '64'])
 const torchAfter = await run('PyTorch epoch (after the project)', ...python('pytorch_epoch.py', torchEpochArgs))
 const torchBf16 = await run('PyTorch epoch, bf16 autocast + channels_last', ...python('pytorch_epoch.py', [...torchEpochArgs, '--bf16']))
 const epochs = project.rows.filter((r) => r.kind === 'project_epoch')
@@ -133,7 +133,7 @@ writeFileSync('bench/data/batch.txt', photoFiles.slice(0, size.batchImages).join
 const predict = { projectLatencyMs: [], pytorchLatencyMs: [], pytorchBf16LatencyMs: [], projectImagesPerSecond: [], pytorchImagesPerSecond: [], pytorchBf16ImagesPerSecond: [] }
 for (let round = 1; round <= size.rounds; round++) {
   const torchPredict = await run(`round ${round}: PyTorch predict`, ...python('pytorch_predict.py', ['--arch', 'resnet34', '--image-size', '256', '--classes', '2', '--latency-files', 'bench/data/latency.txt', '--batch-files', 'bench/data/batch.txt', '--batch-size', '64']))
-  const projectPredict = await run(`round ${round}: project predict`, 'node', ['bench/project_predict.mjs', tiny, 'bench/data/latency.txt', 'bench/data/batch.txt', 'resnet34', '256', '64'])
+  const projectPredict = await run(`round ${round}: project predict`, process.execPath, ['bench/project_predict.mjs', tiny, 'bench/data/latency.txt', 'bench/data/batch.txt', 'resnet34', '256', '64'])
   const torchBf16Predict = await run(`round ${round}: PyTorch predict, bf16 autocast + channels_last`, ...python('pytorch_predict.py', ['--arch', 'resnet34', '--image-size', '256', '--classes', '2', '--latency-files', 'bench/data/latency.txt', '--batch-files', 'bench/data/batch.txt', '--batch-size', '64', '--bf16']))
   predict.pytorchBf16LatencyMs.push(one(torchBf16Predict.rows, 'pytorch_latency').medianMs)
   predict.pytorchBf16ImagesPerSecond.push(one(torchBf16Predict.rows, 'pytorch_batch').imagesPerSecond)
@@ -148,7 +148,7 @@ row('predict throughput, batches of 64 JPEG paths, resnet34, 256 px, project def
 row('predict throughput: project defaults vs PyTorch with bf16 autocast + channels_last', 'img/s', median(predict.projectImagesPerSecond), median(predict.pytorchBf16ImagesPerSecond), true, null)
 
 // 4b. The event loop while training in the same process (bench/event-loop.mjs), idle and busy.
-const loop = (await run('event loop while training', 'node', ['bench/event-loop.mjs', ...(quick ? ['--quick'] : [])])).rows
+const loop = (await run('event loop while training', process.execPath, ['bench/event-loop.mjs', ...(quick ? ['--quick'] : [])])).rows
 for (const busy of [false, true]) {
   const chosen = loop.find((r) => r.busy === busy && r.setting === 'default')
   row(`event loop while training resnet18 64 px in the same process, ${busy ? 'beside one busy process per core' : 'idle machine'}: largest gap of a 5 ms timer (p99 ${chosen.p99GapMs} ms)`, 'ms', chosen.maxGapMs, null, false, 100, 'project')
@@ -156,7 +156,7 @@ for (const busy of [false, true]) {
 
 // 4c. Data parallelism's overhead (bench/distributed.mjs): 2 ranks x half the cores against 1
 // process with all of them, on the same global batch. No goal: on one machine it costs.
-const ranks = one((await run('distributed: 1 process vs 2 ranks', 'node', ['bench/distributed.mjs', trainDir])).rows, 'distributed')
+const ranks = one((await run('distributed: 1 process vs 2 ranks', process.execPath, ['bench/distributed.mjs', trainDir])).rows, 'distributed')
 row(
   `distributed: 2 ranks x ${Math.max(1, cores / 2)} thread(s) (c10d Gloo, loopback) vs 1 process x ${cores}, resnet18 64 px, global batch ${ranks.globalBatch}, epoch 2 (decoded cache): ${Math.round(ranks.twoRanksImagesPerSecond)} vs ${Math.round(ranks.oneRankImagesPerSecond)} img/s; overhead, not speed`,
   'ratio', ranks.twoRanksImagesPerSecond / ranks.oneRankImagesPerSecond, null, true, null, 'project',
