@@ -56,6 +56,8 @@ export declare class NativeTrainResult {
   stoppedEarly: boolean
   /** The per-epoch summaries, a resumed run's earlier epochs included. */
   get history(): Array<NativeEpochSummary>
+  /** Where the run's time went. */
+  get timings(): NativeRunTimings
   /** The trained model (once; later calls return null). */
   takeModel(): NativeModel | null
   /**
@@ -185,6 +187,31 @@ export interface NativeReviewedSample {
   probability: number
   /** JPEG bytes; empty when the image could not be read again. */
   thumbnail: Buffer
+}
+
+/**
+ * Where a run's time went, in seconds, as measured on the training thread (`TrainResult.timings`
+ * adds the report and the whole call).
+ */
+export interface NativeRunTimings {
+  /**
+   * From the call to the first epoch: folders, the network on its device, a resumed
+   * run's checkpoint.
+   */
+  startup: number
+  /** The epochs' training passes, waiting for decoded batches included. */
+  training: number
+  /** The validation passes. */
+  validation: number
+  /**
+   * The training thread's share of saving: copying each epoch's weights and optimiser state
+   * to host memory (the files are written beside the next epoch).
+   */
+  saving: number
+  /** After the last epoch: waiting for its files, the validation review. */
+  finishing: number
+  /** The training thread's whole time. */
+  total: number
 }
 
 /** A file an evaluation could not read, and why. */

@@ -150,6 +150,9 @@ async function runTrain(flags: Record<string, unknown>): Promise<void> {
       const best = result.bestEpoch === null ? '' : ` (best epoch ${result.bestEpoch} in ${result.output}/best)`
       console.log(`Model saved in ${result.output}${best}${result.stoppedEarly ? '; stopped early' : ''}`)
       if (result.report) console.log(`Report: ${result.report}`)
+      const t = result.timings
+      const phases = { 'start-up': t.startup, training: t.training, validation: t.validation, saving: t.saving, finishing: t.finishing, report: t.report }
+      console.log(`Took ${t.total.toFixed(1)} s: ${Object.entries(phases).map(([name, s]) => `${name} ${s.toFixed(1)}`).join(', ')}`)
     }
   } catch (error) {
     bar.stop()

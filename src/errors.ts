@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'ERR_IMAGE_DECODE'
   | 'ERR_MODEL_FILE'
   | 'ERR_LIBTORCH'
+  | 'ERR_OUT_OF_MEMORY'
   | 'ERR_ABORTED'
   | 'ERR_IO'
   | 'ERR_DISTRIBUTED'

@@ -34,7 +34,7 @@ export class ReportRecorder {
 
   /** Writes the report of a completed run; returns its path. */
   async writeCompleted(
-    summary: Omit<TrainResultSummary, 'report'>,
+    summary: Omit<TrainResultSummary, 'report' | 'timings'>,
     classes: string[],
     review: ValidationReview | null,
   ): Promise<string> {

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events'
 import { availableParallelism } from 'node:os'
 import { resolve as resolvePath, join } from 'node:path'
-import type { NativeTrainResult, NativeTraining, NativeTrainingEvent } from '../native/binding'
+import type { NativeRunTimings, NativeTrainResult, NativeTraining, NativeTrainingEvent } from '../native/binding'
 import { runRanks } from './distributed'
 import { fromNative, resnetError } from './errors'
 import { Model, loadModel } from './model'
@@ -11,7 +11,7 @@ import { binding } from './native'
 import { checkRules, checkTypes, optionSpec } from './options'
 import { ReportRecorder } from './report'
 import { imagenetWeights } from './weights'
-import { type Arch, type BatchEvent, type EpochSummary, type StartEvent, type TrainingEvent, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
+import { type Arch, type BatchEvent, type EpochSummary, type RunTimings, type StartEvent, type TrainingEvent, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
 import * as check from './validate'
 
 export interface TrainResult extends TrainResultSummary {
@@ -75,6 +75,9 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
   #report: ReportRecorder
   /** Stops a download of pretrained weights that runs before training starts. */
   readonly #beforeStart = new AbortController()
+  /** When train() was called, and when the native training thread started (performance.now()). */
+  readonly #calledAt = performance.now()
+  #nativeStartedAt = 0
 
   /** @internal Use train(). */
   constructor(options: TrainOptions) {
@@ -102,6 +105,7 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
             if (failure.code === 'ERR_ABORTED') await this.#writeReport(() => this.#report.writeAborted())
             return reject(failure)
           }
+          const nativeDoneAt = performance.now()
           try {
             const nativeModel = result.takeModel()
             if (!nativeModel) throw resnetError('ERR_LIBTORCH', 'the native training finished without a model')
@@ -115,8 +119,9 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
               stoppedEarly: result.stoppedEarly,
             }
             const review = result.takeReview()
+            const reportStartedAt = performance.now()
             const report = await this.#writeReport(() => this.#report.writeCompleted(outcome, model.classes, review))
-            const summary = { ...outcome, report }
+            const summary = { ...outcome, report, timings: this.#timings(result.timings, nativeDoneAt, reportStartedAt) }
             resolve({ ...summary, model })
             this.#emitSafely('end', summary)
           } catch (failure) {
@@ -176,7 +181,24 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
       nativeOptions.pretrained = await imagenetWeights(nativeOptions.arch, (event) => this.#emitSafely('download', event), this.#beforeStart.signal)
     }
     if (this.#beforeStart.signal.aborted) throw resnetError('ERR_ABORTED', 'training was aborted before it started')
+    this.#nativeStartedAt = performance.now()
     this.#native = binding().startTraining(nativeOptions, (event) => this.#onNativeEvent(event), done)
+  }
+
+  /** The native thread's phases, with the facade's time before it (options, a download) in
+   *  start-up, after it in finishing, and the report's own. */
+  #timings(native: NativeRunTimings, nativeDoneAt: number, reportStartedAt: number): RunTimings {
+    const now = performance.now()
+    const seconds = (ms: number) => ms / 1000
+    return {
+      startup: seconds(this.#nativeStartedAt - this.#calledAt) + native.startup,
+      training: native.training,
+      validation: native.validation,
+      saving: native.saving,
+      finishing: native.finishing + seconds(reportStartedAt - nativeDoneAt),
+      report: seconds(now - reportStartedAt),
+      total: seconds(now - this.#calledAt),
+    }
   }
 
   then<A = TrainResult, B = never>(

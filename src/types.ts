@@ -215,6 +215,29 @@ export interface TrainResultSummary {
   /** The path of `<output>/report.html` (curves, confusion matrix, per-class metrics and the
    *  highest-loss validation images); null when it could not be written (a 'warning' says why). */
   report: string | null
+  /** Where the run's wall-clock time went. */
+  timings: RunTimings
+}
+
+/** Where a training run's wall-clock time went, in seconds. What the phases leave out of
+ *  `total` is bookkeeping between them (events, the history, trimming memory). */
+export interface RunTimings {
+  /** From the call to the first epoch: options, a weights download, the folders, the network
+   *  on its device (a GPU's initialisation included), a resumed run's checkpoint. */
+  startup: number
+  /** The epochs' training passes, waiting for decoded batches included. */
+  training: number
+  /** The validation passes. */
+  validation: number
+  /** The training thread's share of saving each epoch: copying the weights and the
+   *  optimiser's state to host memory. The files are written beside the next epoch. */
+  saving: number
+  /** After the last epoch: waiting for its files to be written, the validation review. */
+  finishing: number
+  /** Writing report.html. */
+  report: number
+  /** From the call to the trained model. */
+  total: number
 }
 
 export type Prediction = NativePrediction

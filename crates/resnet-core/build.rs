@@ -2,13 +2,15 @@
 //! csrc/precision.cpp (bf16 autocast and cuDNN benchmark switches) and csrc/optimizer.cpp
 //! (libtorch's fused Adam kernels, unsetting gradients) and csrc/cpu_allocator.cpp (a CPU
 //! allocator that keeps freed large blocks for reuse) and csrc/distributed.cpp (c10d's
-//! process groups and DDP's Reducer), and links the examples with
+//! process groups and DDP's Reducer) and csrc/staging.cpp (page-locked memory without the
+//! deprecated device argument), and links the examples with
 //! libtorch_cuda. DEP_TCH_LIBTORCH_LIB comes from torch-sys, a direct dependency for that reason.
 fn main() {
     println!("cargo:rerun-if-changed=csrc/precision.cpp");
     println!("cargo:rerun-if-changed=csrc/optimizer.cpp");
     println!("cargo:rerun-if-changed=csrc/cpu_allocator.cpp");
     println!("cargo:rerun-if-changed=csrc/distributed.cpp");
+    println!("cargo:rerun-if-changed=csrc/staging.cpp");
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     // The same ABI default as torch-sys (the PyPI wheels are built with the C++11 ABI).
@@ -47,6 +49,7 @@ fn main() {
         .file("csrc/optimizer.cpp")
         .file("csrc/cpu_allocator.cpp")
         .file("csrc/distributed.cpp")
+        .file("csrc/staging.cpp")
         // ProcessGroupGloo.hpp is compiled only with this set, and includes gloo's headers
         // (from Debian's libgloo-dev; see csrc/distributed.cpp for why that is safe).
         .define("USE_C10D_GLOO", None)

@@ -39,6 +39,15 @@ int resnet_autocast_exit(int cuda, int was_enabled) noexcept {
   }
 }
 
+// Whether cuDNN benchmark mode is on (0/1).
+int resnet_cudnn_benchmark_enabled() noexcept {
+  try {
+    return at::globalContext().benchmarkCuDNN() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
 // cuDNN benchmark mode: picks the fastest convolution algorithm per input shape.
 int resnet_set_cudnn_benchmark(int enabled) noexcept {
   try {

@@ -25,6 +25,11 @@ pub enum Error {
     #[error("libtorch error: {0}")]
     Libtorch(String),
 
+    /// The device (or the host) ran out of memory; the message says what was tried and what
+    /// to lower.
+    #[error("{0}")]
+    OutOfMemory(String),
+
     /// The caller asked the run to stop.
     #[error("training was aborted; the last completed epoch is saved in the output directory")]
     Aborted,
@@ -50,6 +55,7 @@ impl Error {
             Error::ImageDecode { .. } => "ERR_IMAGE_DECODE",
             Error::ModelFile { .. } => "ERR_MODEL_FILE",
             Error::Libtorch(_) => "ERR_LIBTORCH",
+            Error::OutOfMemory(_) => "ERR_OUT_OF_MEMORY",
             Error::Aborted => "ERR_ABORTED",
             Error::Io { .. } => "ERR_IO",
             Error::Distributed { .. } => "ERR_DISTRIBUTED",
@@ -79,7 +85,7 @@ impl Error {
                     .cloned()
                     .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "unknown panic".to_string());
-                Err(Error::Libtorch(first_line(&text)))
+                Err(Error::from_libtorch(&text))
             }
         }
     }
@@ -87,8 +93,31 @@ impl Error {
 
 impl From<tch::TchError> for Error {
     fn from(error: tch::TchError) -> Self {
-        Error::Libtorch(first_line(&error.to_string()))
+        Error::from_libtorch(&error.to_string())
     }
+}
+
+impl Error {
+    /// A libtorch failure: ERR_OUT_OF_MEMORY when an allocator ran out (the message keeps
+    /// libtorch's line, which says how much was tried and what the device holds), else
+    /// ERR_LIBTORCH.
+    pub(crate) fn from_libtorch(text: &str) -> Self {
+        let message = first_line(text);
+        if is_out_of_memory(&message) {
+            Error::OutOfMemory(format!("out of memory: {message}"))
+        } else {
+            Error::Libtorch(message)
+        }
+    }
+}
+
+/// Whether a libtorch message is an allocation failure: CUDA's caching allocator
+/// (`torch.OutOfMemoryError`), cuDNN's or cuBLAS's workspace, or the CPU allocator.
+fn is_out_of_memory(message: &str) -> bool {
+    // "CUDA out of memory. Tried to allocate ...", "CUDA error: out of memory", and the CPU's
+    // "DefaultCPUAllocator: can't allocate memory: you tried to allocate ... bytes".
+    const SIGNS: [&str; 4] = ["out of memory", "CUDNN_STATUS_ALLOC_FAILED", "CUBLAS_STATUS_ALLOC_FAILED", "can't allocate memory"];
+    SIGNS.iter().any(|sign| message.contains(sign))
 }
 
 /// libtorch messages carry a C++ backtrace after the first lines; keep the useful part.

@@ -69,19 +69,27 @@ fn temporary_sibling(path: &Path) -> PathBuf {
 
 /// Deletes the temporary files that a killed writer left in `dir` (its process no longer
 /// exists), so that crashes do not pile up half-written checkpoints. Returns how many.
-/// A writer that is still running keeps its file.
+/// A writer that is still running keeps its file. Called as a run starts on its output
+/// directory, which only that run writes.
 pub fn remove_stale_temporaries(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
         .filter_map(|entry| entry.ok())
         .filter(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = name.strip_prefix(TEMPORARY_PREFIX).and_then(|rest| rest.split('-').next()) else { return false };
-            let Ok(pid) = pid.parse::<u32>() else { return false };
-            let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
-            !alive && entry.file_type().is_ok_and(|kind| kind.is_file()) && std::fs::remove_file(entry.path()).is_ok()
+            let stale = match name.strip_prefix(TEMPORARY_PREFIX).and_then(|rest| rest.split('-').next()) {
+                Some(pid) => pid.parse::<u32>().is_ok_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()),
+                None => is_safetensors_temporary(&name),
+            };
+            stale && entry.file_type().is_ok_and(|kind| kind.is_file()) && std::fs::remove_file(entry.path()).is_ok()
         })
         .count()
+}
+
+/// The `safetensors` crate writes each file through a `tempfile` sibling (".tmp" and six
+/// letters or digits) that it renames onto ours; a kill -9 in between leaves it behind.
+fn is_safetensors_temporary(name: &str) -> bool {
+    name.strip_prefix(".tmp").is_some_and(|rest| rest.len() == 6 && rest.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// Creates `dir` and proves it writable before any long work starts.

@@ -10,7 +10,7 @@ use crate::host_reads::to_host;
 use crate::metrics::{Evaluation, OutcomeRows, RunningTally, SampleOutcome, Tally};
 use crate::model::layout::channels_last;
 use crate::model::saved::SavedModel;
-use crate::precision::maybe_autocast;
+use crate::precision::{maybe_autocast, AutotuningPaused};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -226,6 +226,7 @@ impl SavedModel {
             }
             let input = device_input.batch(&batch)?;
             let labels = device_input.labels(&batch.labels)?;
+            let _paused = AutotuningPaused::for_batch(self.device(), batch.len(), batch_size)?;
             let logits = self.class_scores(&input, tta)?;
             tally.add(&logits, &labels)?;
             if let Some(outcomes) = outcomes.as_deref_mut() {

@@ -42,3 +42,4 @@ pub use model::saved::SavedModel;
 pub use train::events::{BatchProgress, EpochSummary, TrainEvent, Warning};
 pub use train::review::{ReviewedSample, ValidationReview};
 pub use train::run::{train, TrainOutcome};
+pub use train::timings::RunTimings;

@@ -33,6 +33,7 @@ extern "C" {
     fn resnet_autocast_bf16_enter(cuda: c_int) -> c_int;
     fn resnet_autocast_exit(cuda: c_int, was_enabled: c_int) -> c_int;
     fn resnet_set_cudnn_benchmark(enabled: c_int) -> c_int;
+    fn resnet_cudnn_benchmark_enabled() -> c_int;
 }
 
 /// A bf16 autocast region on the current thread (autocast state is thread-local): while it
@@ -85,6 +86,33 @@ impl Drop for CudnnBenchmark {
     fn drop(&mut self) {
         // Nothing better to do in a destructor; predict is only slower with the mode left on.
         let _ = set_cudnn_benchmark(false);
+    }
+}
+
+/// cuDNN's autotuner paused while it lives (when it was on): for a batch of a size that comes
+/// once an epoch (the last, short one of training or validation), tuning its every
+/// convolution costs seconds on the first epoch and saves nothing later.
+pub struct AutotuningPaused(bool);
+
+impl AutotuningPaused {
+    /// Pauses the autotuner for a batch of `images` on `device` when that is a GPU and the
+    /// batch is shorter than `batch_size`; otherwise changes nothing.
+    pub fn for_batch(device: Device, images: usize, batch_size: usize) -> Result<Self> {
+        // SAFETY: a noexcept C function without arguments.
+        let pause = device.is_cuda() && images < batch_size && unsafe { resnet_cudnn_benchmark_enabled() } == 1;
+        if pause {
+            set_cudnn_benchmark(false)?;
+        }
+        Ok(AutotuningPaused(pause))
+    }
+}
+
+impl Drop for AutotuningPaused {
+    fn drop(&mut self) {
+        if self.0 {
+            // As in CudnnBenchmark's drop: the run is only slower if this fails.
+            let _ = set_cudnn_benchmark(true);
+        }
     }
 }
 

@@ -31,3 +31,11 @@ pub fn internal_inject_training_thread_panic(
 ) -> Result<()> {
     run_on_own_thread(|| panic!("injected fault: a panic on the training thread"), on_done)
 }
+
+/// Makes the training run writing to `output` fail after `steps` successful training steps as
+/// CUDA's allocator does when it runs out of memory (once), so that the out-of-memory path is
+/// tested without a GPU.
+#[napi(catch_unwind)]
+pub fn internal_inject_out_of_memory(output: String, steps: u32) {
+    resnet_core::fault_injection::fail_step_out_of_memory(std::path::Path::new(&output), steps as usize);
+}

@@ -5,7 +5,7 @@ use napi::bindgen_prelude::{Buffer, Float32Array};
 use napi_derive::napi;
 use resnet_core::data::folder::Skipped;
 use resnet_core::model::meta::ModelMeta;
-use resnet_core::{Augment, EpochSummary, Evaluation, Prediction, Preprocess, ReviewedSample, TrainEvent, ValidationReview};
+use resnet_core::{Augment, EpochSummary, Evaluation, Prediction, Preprocess, ReviewedSample, RunTimings, TrainEvent, ValidationReview};
 
 /// One training event, tagged with its `type`.
 #[napi(discriminant = "type", discriminant_case = "lowercase", use_nullable = true)]
@@ -101,6 +101,39 @@ impl From<&EpochSummary> for NativeEpochSummary {
             val_accuracy: summary.val_accuracy,
             seconds: summary.seconds,
             learning_rate: summary.learning_rate,
+        }
+    }
+}
+
+/// Where a run's time went, in seconds, as measured on the training thread (`TrainResult.timings`
+/// adds the report and the whole call).
+#[napi(object)]
+pub struct NativeRunTimings {
+    /// From the call to the first epoch: folders, the network on its device, a resumed
+    /// run's checkpoint.
+    pub startup: f64,
+    /// The epochs' training passes, waiting for decoded batches included.
+    pub training: f64,
+    /// The validation passes.
+    pub validation: f64,
+    /// The training thread's share of saving: copying each epoch's weights and optimiser state
+    /// to host memory (the files are written beside the next epoch).
+    pub saving: f64,
+    /// After the last epoch: waiting for its files, the validation review.
+    pub finishing: f64,
+    /// The training thread's whole time.
+    pub total: f64,
+}
+
+impl From<&RunTimings> for NativeRunTimings {
+    fn from(timings: &RunTimings) -> Self {
+        NativeRunTimings {
+            startup: timings.startup,
+            training: timings.training,
+            validation: timings.validation,
+            saving: timings.saving,
+            finishing: timings.finishing,
+            total: timings.total,
         }
     }
 }

@@ -6,8 +6,8 @@ use crate::model::NativeModel;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
-use crate::results::{NativeEpochSummary, NativeReview, NativeTrainingEvent};
-use resnet_core::{EpochSummary, TrainEvent, ValidationReview};
+use crate::results::{NativeEpochSummary, NativeReview, NativeRunTimings, NativeTrainingEvent};
+use resnet_core::{EpochSummary, RunTimings, TrainEvent, ValidationReview};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -47,6 +47,7 @@ pub struct NativeTrainResult {
     history: Vec<EpochSummary>,
     review: Option<ValidationReview>,
     model: Option<NativeModel>,
+    timings: RunTimings,
 }
 
 #[napi]
@@ -55,6 +56,12 @@ impl NativeTrainResult {
     #[napi(getter, catch_unwind)]
     pub fn history(&self) -> Vec<NativeEpochSummary> {
         self.history.iter().map(NativeEpochSummary::from).collect()
+    }
+
+    /// Where the run's time went.
+    #[napi(getter, catch_unwind)]
+    pub fn timings(&self) -> NativeRunTimings {
+        NativeRunTimings::from(&self.timings)
     }
 
     /// The trained model (once; later calls return null).
@@ -108,6 +115,7 @@ pub fn start_training(
                 history: outcome.history,
                 review: outcome.review,
                 model: Some(NativeModel::wrap(outcome.model)),
+                timings: outcome.timings,
             })
         },
         on_done,

@@ -1,8 +1,19 @@
 //! Host memory on its way to a GPU. A copy from ordinary (pageable) memory makes the host
 //! wait until it is done; from page-locked memory it is only queued, and libtorch's host
 //! allocator keeps the block until the copy has read it.
+//!
+//! Pinning goes through csrc/staging.cpp: tch's `pin_memory(device)` and `is_pinned(device)`
+//! pass a device, which libtorch deprecates with a warning on every call (about 3,900 lines
+//! in a 30-epoch GPU run, seen on an H200).
 use crate::error::Result;
+use std::os::raw::c_int;
 use tch::{Device, Tensor};
+
+extern "C" {
+    fn resnet_pin_memory(host: *const torch_sys::C_tensor, out: *mut *mut torch_sys::C_tensor) -> c_int;
+    fn resnet_is_pinned(tensor: *const torch_sys::C_tensor) -> c_int;
+    fn resnet_empty_pinned_floats(count: i64, out: *mut *mut torch_sys::C_tensor) -> c_int;
+}
 
 /// `count` HWC uint8 images as a `[count, size, size, 3]` host tensor, page-locked for
 /// `device` when it is a GPU (so that its copy need not make the host wait).
@@ -17,7 +28,30 @@ pub fn page_locked(host: Tensor, device: Device) -> Tensor {
     if !device.is_cuda() {
         return host;
     }
-    host.f_pin_memory(device).unwrap_or(host)
+    let mut pinned: *mut torch_sys::C_tensor = std::ptr::null_mut();
+    // SAFETY: `host` is a live tensor; on success the C side stores a new heap tensor in
+    // `pinned`, whose ownership `from_ptr` takes. It catches every C++ exception.
+    if unsafe { resnet_pin_memory(host.as_ptr(), &mut pinned) } != 0 || pinned.is_null() {
+        return host;
+    }
+    unsafe { Tensor::from_ptr(pinned) }
+}
+
+/// An uninitialised float32 host tensor of `count` values, page-locked where libtorch can
+/// (else ordinary memory): the destination of a copy down from a GPU at full speed.
+pub fn page_locked_floats(count: usize) -> Result<Tensor> {
+    let mut pinned: *mut torch_sys::C_tensor = std::ptr::null_mut();
+    // SAFETY: as in `page_locked`.
+    if unsafe { resnet_empty_pinned_floats(count as i64, &mut pinned) } == 0 && !pinned.is_null() {
+        return Ok(unsafe { Tensor::from_ptr(pinned) });
+    }
+    Ok(Tensor::f_empty([count as i64], (tch::Kind::Float, Device::Cpu))?)
+}
+
+/// Whether `tensor` lives in page-locked host memory (false where that cannot be told).
+fn is_page_locked(tensor: &Tensor) -> bool {
+    // SAFETY: `tensor` is a live tensor; the C side catches every C++ exception.
+    unsafe { resnet_is_pinned(tensor.as_ptr()) == 1 }
 }
 
 /// `tensor` on `device`. From page-locked memory the copy is queued without making the host
@@ -26,6 +60,6 @@ pub fn upload(tensor: &Tensor, device: Device) -> Result<Tensor> {
     if tensor.device() == device {
         return Ok(tensor.shallow_clone());
     }
-    let pinned = device.is_cuda() && tensor.f_is_pinned(device).unwrap_or(false);
+    let pinned = device.is_cuda() && is_page_locked(tensor);
     Ok(tensor.f_to_device_(device, tensor.kind(), pinned, false)?)
 }

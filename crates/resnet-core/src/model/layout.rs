@@ -20,7 +20,7 @@ pub fn is_channels_last(tensor: &Tensor) -> bool {
 
 /// Re-lays every convolution weight of `vs` channels_last in place: the variables keep
 /// their identity (optimiser and checkpoint code hold the same tensors), only their memory
-/// order changes. Saving copies them back to the standard order (`weights::write_file`).
+/// order changes. Saving copies them back to the standard order (`snapshot::HostSnapshot`).
 pub fn convert_to_channels_last(vs: &VarStore) -> Result<()> {
     let _guard = tch::no_grad_guard();
     for (_, mut variable) in vs.variables() {

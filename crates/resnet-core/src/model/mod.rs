@@ -6,4 +6,5 @@ pub mod layout;
 pub mod meta;
 pub mod resnet;
 pub mod saved;
+pub mod snapshot;
 pub mod weights;

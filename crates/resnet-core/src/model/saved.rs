@@ -4,6 +4,7 @@ use super::folded::FoldedResNet;
 use super::layout::{convert_to_channels_last, convert_to_standard};
 use super::meta::ModelMeta;
 use super::resnet::{classifier_width, ResNet};
+use super::snapshot::HostSnapshot;
 use super::weights;
 use crate::data::preprocess::{Augment, Preprocess};
 use crate::model::arch::Arch;
@@ -86,9 +87,8 @@ impl SavedModel {
 
     /// Writes the weights, then `model.json`, each atomically.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        ensure_writable_dir(dir)?;
-        weights::save(&self.vs, &dir.join(WEIGHTS_FILE))?;
-        write_text_atomically(&dir.join(META_FILE), &self.meta.to_json())
+        let variables: Vec<(String, tch::Tensor)> = self.vs.variables().into_iter().collect();
+        write_model_dir(dir, &HostSnapshot::take(&variables)?, |_| true, &self.meta.to_json())
     }
 
     pub fn device(&self) -> Device {
@@ -129,6 +129,14 @@ impl SavedModel {
     pub fn is_channels_last(&self) -> bool {
         self.net.is_channels_last()
     }
+}
+
+/// Writes a model directory from a host copy of its variables (those of `snapshot` that
+/// `select` accepts) and model.json's text: the weights, then `model.json`, each atomically.
+pub fn write_model_dir(dir: &Path, snapshot: &HostSnapshot, select: impl Fn(&str) -> bool, meta_json: &str) -> Result<()> {
+    ensure_writable_dir(dir)?;
+    weights::write_snapshot(&dir.join(WEIGHTS_FILE), snapshot, select, None)?;
+    write_text_atomically(&dir.join(META_FILE), meta_json)
 }
 
 /// A class list longer than the weights file could hold a classifier for is refused before

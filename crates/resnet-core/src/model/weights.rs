@@ -1,6 +1,7 @@
 //! Reading and writing `model.safetensors`: float32 tensors named as torchvision's
 //! `state_dict`. Loading checks every name, dtype and shape before copying, and never runs code.
 use crate::error::{Error, Result};
+use super::snapshot::HostSnapshot;
 use crate::fsutil::{regular_file_within, write_atomically};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
@@ -96,30 +97,23 @@ fn load_matching(vs: &VarStore, bytes: &[u8], path: &Path, wanted: impl Fn(&str)
     Ok(copied)
 }
 
-/// Writes every variable of `vs` as float32 safetensors, atomically (temporary file, rename).
-pub fn save(vs: &VarStore, path: &Path) -> Result<()> {
-    let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    write_file(path, &named, None)
+/// A float32 tensor's bytes as safetensors stores them, borrowed from a host snapshot.
+struct Raw<'a> {
+    shape: &'a [usize],
+    data: &'a [u8],
 }
 
-/// A float32 tensor's bytes as safetensors stores them.
-struct Raw {
-    shape: Vec<usize>,
-    data: Vec<u8>,
-}
-
-impl safetensors::View for &Raw {
+impl safetensors::View for &Raw<'_> {
     fn dtype(&self) -> Dtype {
         Dtype::F32
     }
 
     fn shape(&self) -> &[usize] {
-        &self.shape
+        self.shape
     }
 
     fn data(&self) -> std::borrow::Cow<'_, [u8]> {
-        std::borrow::Cow::Borrowed(&self.data)
+        std::borrow::Cow::Borrowed(self.data)
     }
 
     fn data_len(&self) -> usize {
@@ -127,23 +121,25 @@ impl safetensors::View for &Raw {
     }
 }
 
-/// Writes `named` float tensors (copied to the CPU) and optional string metadata as one
-/// safetensors file, atomically.
+/// Writes `named` float tensors (copied to the host first) and optional string metadata as
+/// one safetensors file, atomically.
 pub fn write_file(path: &Path, named: &[(String, Tensor)], metadata: Option<HashMap<String, String>>) -> Result<()> {
-    let raws = named
-        .iter()
-        .map(|(name, tensor)| {
-            let cpu = tensor.f_to_device(tch::Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?;
-            let elements = cpu.numel();
-            let mut data = vec![0u8; elements * 4];
-            cpu.f_copy_data_u8(&mut data, elements)?;
-            let shape = cpu.size().iter().map(|&d| d as usize).collect();
-            Ok((name.clone(), Raw { shape, data }))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let views: Vec<(&str, &Raw)> = raws.iter().map(|(name, raw)| (name.as_str(), raw)).collect();
+    write_snapshot(path, &HostSnapshot::take(named)?, |_| true, metadata)
+}
+
+/// Writes the tensors of `snapshot` whose names `select` accepts, and optional string
+/// metadata, as one safetensors file, atomically. Needs no libtorch call: another thread may
+/// write while training goes on.
+pub fn write_snapshot(
+    path: &Path,
+    snapshot: &HostSnapshot,
+    select: impl Fn(&str) -> bool,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<()> {
+    let raws: Vec<(&str, Raw)> =
+        snapshot.tensors().filter(|(name, _, _)| select(name)).map(|(name, shape, data)| (name, Raw { shape, data })).collect();
     write_atomically(path, |temporary| {
-        safetensors::serialize_to_file(views, metadata, temporary)
+        safetensors::serialize_to_file(raws.iter().map(|(name, raw)| (*name, raw)), metadata, temporary)
             .map_err(|error| Error::io("write", temporary, std::io::Error::other(error.to_string())))
     })
 }

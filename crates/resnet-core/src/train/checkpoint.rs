@@ -7,6 +7,7 @@ use crate::model::arch::Arch;
 use crate::train::monitor::Monitor;
 use crate::error::{Error, Result};
 use crate::model::saved::SavedModel;
+use crate::model::snapshot::HostSnapshot;
 use crate::model::weights;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -80,13 +81,27 @@ impl Progress {
     }
 }
 
-pub fn save(dir: &Path, model: &SavedModel, optimizer: &Optimizer, progress: &Progress) -> Result<()> {
+/// The prefix of the optimiser state's names in a checkpoint.
+const OPTIMIZER_PREFIX: &str = "optimizer.";
+
+/// Whether a checkpoint tensor is the optimiser's state (not the model's).
+pub fn is_optimizer_state(name: &str) -> bool {
+    name.starts_with(OPTIMIZER_PREFIX)
+}
+
+/// What a checkpoint holds: the model's variables and the optimiser's state, on their devices.
+pub fn tensors(model: &SavedModel, optimizer: &Optimizer) -> Result<Vec<(String, Tensor)>> {
     let mut named: Vec<(String, Tensor)> = model.vs.variables().into_iter().collect();
     named.extend(optimizer.state_tensors()?);
     named.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(named)
+}
+
+/// Writes the checkpoint of `snapshot` (a host copy of `tensors`) and `progress`, atomically.
+pub fn write(dir: &Path, snapshot: &HostSnapshot, progress: &Progress) -> Result<()> {
     let progress_json = serde_json::to_string(progress).map_err(|error| Error::Libtorch(error.to_string()))?;
     let metadata = HashMap::from([(PROGRESS_KEY.to_string(), progress_json)]);
-    weights::write_file(&dir.join(CHECKPOINT_FILE), &named, Some(metadata))
+    weights::write_snapshot(&dir.join(CHECKPOINT_FILE), snapshot, |_| true, Some(metadata))
 }
 
 /// Reads a checkpoint's progress, checks that it belongs to `model`'s architecture and
@@ -96,7 +111,7 @@ pub fn restore(dir: &Path, model: &SavedModel) -> Result<(Progress, HashMap<Stri
     if !path.is_file() {
         return Err(Error::model_file(&path, "expected a checkpoint to resume from (a previous run's output directory), found none"));
     }
-    let (optimizer_state, metadata) = weights::read_file(&path, "optimizer.")?;
+    let (optimizer_state, metadata) = weights::read_file(&path, OPTIMIZER_PREFIX)?;
     let text = metadata.get(PROGRESS_KEY).ok_or_else(|| Error::model_file(&path, "checkpoint lacks its progress record"))?;
     let progress: Progress =
         serde_json::from_str(text).map_err(|error| Error::model_file(&path, format!("checkpoint progress is not valid: {error}")))?;

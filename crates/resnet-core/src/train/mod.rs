@@ -11,4 +11,6 @@ pub mod review;
 pub mod run;
 pub mod run_config;
 pub mod schedule;
+pub mod saver;
 pub mod step;
+pub mod timings;

@@ -214,7 +214,7 @@ impl Optimizer {
         for parameter in &self.parameters {
             named.push((format!("optimizer.{}.steps", parameter.name), Tensor::f_from_slice(&[parameter.steps as f32])?));
             for (slot, tensor) in parameter.state.iter().enumerate() {
-                named.push((format!("optimizer.{}.{slot}", parameter.name), tensor.f_to_device(tch::Device::Cpu)?.f_contiguous()?));
+                named.push((format!("optimizer.{}.{slot}", parameter.name), tensor.shallow_clone()));
             }
         }
         Ok(named)

@@ -16,7 +16,9 @@ use super::optimizer::Optimizer;
 use super::review::ValidationReview;
 use super::run_config;
 use super::schedule::Schedule;
+use super::saver::{EpochFiles, EpochSaver};
 use super::step::{train_step_weighted, StepSettings};
+use super::timings::{PhaseClock, RunTimings};
 use crate::config::TrainConfig;
 use crate::data::source::DataSource;
 use crate::data::cache::ImageCache;
@@ -26,13 +28,14 @@ use crate::data::loader::{crop_source_side, decoding_pool, Batch, BatchForm, Bat
 use crate::device::{device_name, parse_device};
 use crate::distributed::{shard, ProcessGroup, Topology};
 use crate::error::{Error, Result};
-use crate::fsutil::{ensure_writable_dir, remove_stale_temporaries, write_text_atomically};
+use crate::fsutil::{ensure_writable_dir, remove_stale_temporaries};
 use crate::metrics::{RunningTally, SampleOutcome, Tally};
 use crate::model::layout::{convert_to_channels_last, convert_to_standard};
 use crate::model::resnet::is_batch_norm;
 use crate::model::saved::{SavedModel, WEIGHTS_FILE};
+use crate::model::snapshot::HostSnapshot;
 use crate::model::weights;
-use crate::precision::CudnnBenchmark;
+use crate::precision::{AutotuningPaused, CudnnBenchmark};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -66,6 +69,8 @@ pub struct TrainOutcome {
     /// The last trained epoch's validation with its worst samples, for the report; `None`
     /// without validation images or when no epoch was left to train.
     pub review: Option<ValidationReview>,
+    /// Where the run's time went.
+    pub timings: RunTimings,
 }
 
 /// Trains as `config` says, reporting through `observe`; stops with `Error::Aborted`
@@ -78,7 +83,8 @@ pub fn train(config: &TrainConfig, observe: &mut dyn FnMut(TrainEvent), cancel: 
             observe(event)
         }
     };
-    Error::catch_panics(|| Trainer::prepare(config, &mut emit)?.run(&mut emit, cancel))
+    let clock = PhaseClock::start();
+    Error::catch_panics(|| Trainer::prepare(config, &mut emit)?.run(clock, &mut emit, cancel))
 }
 
 struct Trainer<'a> {
@@ -105,6 +111,8 @@ struct Trainer<'a> {
     group: Option<ProcessGroup>,
     /// What `<output>/config.json` will hold (the writing rank only).
     resolved: Option<serde_json::Value>,
+    /// Writes each epoch's files beside the next epoch (the writing rank only).
+    saver: Option<EpochSaver>,
 }
 
 impl<'a> Trainer<'a> {
@@ -113,8 +121,10 @@ impl<'a> Trainer<'a> {
         let device = training_device(config)?;
         let group = config.distributed.as_ref().map(|topology| ProcessGroup::join(topology, device)).transpose()?;
         let mut resolved = None;
+        let mut saver = None;
         if group.as_ref().is_none_or(|group| group.rank() == 0) {
             ensure_writable_dir(&config.output)?;
+            saver = Some(EpochSaver::start(&config.output, &config.output.join(BEST_DIR))?);
             // A run killed while writing leaves a temporary file behind; it is never read.
             remove_stale_temporaries(&config.output);
             remove_stale_temporaries(&config.output.join(BEST_DIR));
@@ -238,10 +248,11 @@ impl<'a> Trainer<'a> {
             last_validation: None,
             group,
             resolved,
+            saver,
         })
     }
 
-    fn run(mut self, observe: &mut dyn FnMut(TrainEvent), cancel: &AtomicBool) -> Result<TrainOutcome> {
+    fn run(mut self, mut clock: PhaseClock, observe: &mut dyn FnMut(TrainEvent), cancel: &AtomicBool) -> Result<TrainOutcome> {
         let config = self.config;
         let mut optimizer = Optimizer::new(&self.model.vs, config.optimizer.clone())?;
         let world_size = self.group.as_ref().map_or(1, ProcessGroup::world_size);
@@ -261,11 +272,9 @@ impl<'a> Trainer<'a> {
             }
             None => Progress { world_size, ..Progress::start(&self.model) },
         };
-        // Written once a resume has been accepted, so that a refused one leaves the earlier
-        // run's record as it was.
-        if let Some(resolved) = &self.resolved {
-            run_config::write(&config.output, resolved)?;
-        }
+        // Written with the first epoch's files, so that a refused resume leaves the earlier
+        // run's record as it was, and a run that completes no epoch leaves no files.
+        let mut config_json = self.resolved.as_ref().map(run_config::text);
         let steps_per_epoch = self.train_samples.len().div_ceil(world_size).div_ceil(config.batch_size).max(1);
         let schedule = Schedule::new(config.schedule, config.warmup_epochs, steps_per_epoch);
         let phases = Phases {
@@ -275,6 +284,7 @@ impl<'a> Trainer<'a> {
             steps_per_epoch,
         };
         let mut stopped_early = false;
+        clock.timings.startup = clock.elapsed();
         for epoch in progress.epoch + 1..=config.epochs {
             let started = Instant::now();
             phases.apply(epoch, &self.model.vs, &mut optimizer)?;
@@ -283,13 +293,18 @@ impl<'a> Trainer<'a> {
                 group.average_gradients_of(&optimizer.trainable())?;
             }
             let span = phases.schedule_span(epoch);
-            let (training, learning_rate) = self.train_epoch(epoch, &mut optimizer, &schedule, span, observe, cancel)?;
+            let training_started = Instant::now();
+            let (training, learning_rate) =
+                self.train_epoch(epoch, &mut optimizer, &schedule, span, observe, cancel).map_err(|error| self.explain_memory(error, "training", &progress))?;
+            clock.add(|t| &mut t.training, training_started);
             if let Some(group) = &self.group {
                 // Batch norm's running statistics are per rank; rank 0's are the model's.
                 let statistics = sorted_variables(&self.model.vs, |name| name.ends_with("running_mean") || name.ends_with("running_var"));
                 group.broadcast_from_leader(&statistics.iter().collect::<Vec<_>>())?;
             }
-            let validation = self.validate(observe)?;
+            let validation_started = Instant::now();
+            let validation = self.validate(observe).map_err(|error| self.explain_memory(error, "validating", &progress))?;
+            clock.add(|t| &mut t.validation, validation_started);
             let summary = EpochSummary {
                 epoch,
                 epochs: config.epochs,
@@ -308,9 +323,9 @@ impl<'a> Trainer<'a> {
                 crate::train::monitor::Monitor::ValAccuracy => summary.val_accuracy,
             };
             let improved = progress.record(config.monitor, monitored, config.min_delta);
-            if self.group.as_ref().is_none_or(|group| group.rank() == 0) {
-                self.save_epoch(&optimizer, &progress, improved)?;
-            }
+            let saving_started = Instant::now();
+            self.save_epoch(&optimizer, &progress, improved, config_json.take())?;
+            clock.add(|t| &mut t.saving, saving_started);
             crate::memory::release_free_memory();
             observe(TrainEvent::Epoch(summary));
             let mut stop = config.patience.is_some_and(|patience| progress.epochs_without_improvement >= patience) && epoch < config.epochs;
@@ -322,13 +337,20 @@ impl<'a> Trainer<'a> {
                 break;
             }
         }
+        let finishing_started = Instant::now();
+        if let Some(saver) = self.saver.take() {
+            saver.finish()?;
+        }
         // Inference (predict, evaluate, export) uses the standard layout, as a loaded model
         // does, so the model returned here and the one loaded from its files agree exactly.
         convert_to_standard(&self.model.vs)?;
         let review = self.last_validation.take().map(|(tally, outcomes)| {
             ValidationReview::new(progress.epoch, &self.model.meta.classes, &self.validation_samples, &tally, outcomes)
         });
+        clock.add(|t| &mut t.finishing, finishing_started);
+        clock.timings.total = clock.elapsed();
         Ok(TrainOutcome {
+            timings: clock.timings,
             review,
             model: self.model,
             best_epoch: progress.best.as_ref().map(|best| best.epoch),
@@ -339,17 +361,21 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// The model (and, when it improved, a copy in `best/`), the checkpoint and the history,
-    /// each written atomically; the checkpoint last, so that it never runs ahead of the model.
-    fn save_epoch(&self, optimizer: &Optimizer, progress: &Progress, improved: bool) -> Result<()> {
-        let output = &self.config.output;
-        self.model.save(output)?;
-        if improved {
-            self.model.save(&output.join(BEST_DIR))?;
-        }
-        let history_json = serde_json::to_string_pretty(&progress.history).unwrap_or_default();
-        write_text_atomically(&output.join(HISTORY_FILE), &history_json)?;
-        checkpoint::save(output, &self.model, optimizer, progress)
+    /// Hands the epoch's files to the writer (the writing rank only): the model (and, when it
+    /// improved, a copy in `best/`), the history and the checkpoint, each written atomically,
+    /// the checkpoint last so that it never runs ahead of the model. This thread only copies
+    /// the tensors to host memory (see `saver`).
+    fn save_epoch(&self, optimizer: &Optimizer, progress: &Progress, improved: bool, config_json: Option<String>) -> Result<()> {
+        let Some(saver) = &self.saver else { return Ok(()) };
+        let tensors = HostSnapshot::take(&checkpoint::tensors(&self.model, optimizer)?)?;
+        saver.submit(EpochFiles {
+            tensors: Arc::new(tensors),
+            improved,
+            meta_json: self.model.meta.to_json(),
+            history_json: serde_json::to_string_pretty(&progress.history).unwrap_or_default(),
+            progress: progress.clone(),
+            config_json,
+        })
     }
 
     /// Reports the samples of a batch that failed to decode, once each.
@@ -402,6 +428,8 @@ impl<'a> Trainer<'a> {
                 group.prepare_step()?;
             }
             let weight = if current.stand_in { 0.0 } else { 1.0 };
+            crate::fault_injection::injected_step_failure(&self.config.output)?;
+            let _paused = AutotuningPaused::for_batch(self.step.device, current.images, self.config.batch_size)?;
             let logits = train_step_weighted(&self.model.net, optimizer, &current.input, &current.labels, learning_rate, &self.step, weight)
                 .map_err(|error| self.explain(error))?;
             if !current.stand_in {
@@ -435,6 +463,27 @@ impl<'a> Trainer<'a> {
             Some(group) => tally.read_combined(|sums| group.all_reduce_sum(&[sums])),
             None => tally.read(),
         }
+    }
+
+    /// An out-of-memory error with what this run tried and what to lower. The files on disk
+    /// stay those of the last completed epoch (none before the first); the memory is freed
+    /// when the run's tensors go, so the same process can train again.
+    fn explain_memory(&self, error: Error, phase: &str, progress: &Progress) -> Error {
+        let Error::OutOfMemory(found) = error else { return error };
+        let config = self.config;
+        let bf16 = if self.step.bf16 { "" } else { ", or precision 'bf16', which keeps half the activations" };
+        let kept = match progress.epoch {
+            0 => "nothing was saved".to_string(),
+            epoch => format!("{} keeps epoch {epoch}, resumable", config.output.display()),
+        };
+        Error::OutOfMemory(format!(
+            "{phase} {} with batchSize {} at imageSize {} ran out of memory on {}: lower batchSize (for example to {}) or imageSize{bf16}; {kept} ({found})",
+            config.arch.name(),
+            config.batch_size,
+            config.image_size,
+            device_name(self.step.device),
+            (config.batch_size / 2).max(1),
+        ))
     }
 
     /// `error` as `ERR_DISTRIBUTED` when it came from the distributed engine.
@@ -471,7 +520,7 @@ impl<'a> Trainer<'a> {
             }
             let input = self.input.batch(&batch)?;
             let labels = self.input.labels(&batch.labels)?;
-            return Ok(Some(StagedBatch { number: index + 1, input, labels, stand_in: false }));
+            return Ok(Some(StagedBatch { number: index + 1, input, labels, stand_in: false, images: batch.len() }));
         }
         Ok(None)
     }
@@ -482,7 +531,7 @@ impl<'a> Trainer<'a> {
         let side = i64::from(self.config.image_size);
         let input = Tensor::f_zeros([2, 3, side, side], (Kind::Float, device))?;
         let labels = Tensor::f_zeros([2], (Kind::Int64, device))?;
-        Ok(StagedBatch { number, input, labels, stand_in: true })
+        Ok(StagedBatch { number, input, labels, stand_in: true, images: 2 })
     }
 
     /// Validation metrics, or `None` when there are no validation images.
@@ -525,6 +574,8 @@ struct StagedBatch {
     labels: Tensor,
     /// A blank stand-in for a batch lost to decode failures (distributed runs only).
     stand_in: bool,
+    /// How many images it holds.
+    images: usize,
 }
 
 /// The device a run trains on: in a distributed run on GPUs, the `LOCAL_RANK`-th of this

@@ -1,12 +1,10 @@
 //! `<output>/config.json`: a run's resolved configuration, every default filled in. Written
-//! atomically when the run starts (by rank 0 alone in a distributed run), shown in the report,
+//! atomically with the run's first epoch (by rank 0 alone in a distributed run), shown in the report,
 //! and read back by a resume, which names each hyperparameter it changes. (A changed arch,
 //! class list or image size is refused by the checkpoint itself.)
 use crate::config::TrainConfig;
 use crate::data::cache::CacheMode;
 use crate::data::source::DataSource;
-use crate::error::Result;
-use crate::fsutil::write_text_atomically;
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -70,10 +68,9 @@ pub fn resolved(config: &TrainConfig, world_size: usize) -> Value {
     })
 }
 
-/// Writes `resolved` as `dir`/config.json, atomically.
-pub fn write(dir: &Path, resolved: &Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(resolved).unwrap_or_default();
-    write_text_atomically(&dir.join(CONFIG_FILE), &(text + "\n"))
+/// config.json's text (the saver writes it with the run's first epoch) for `resolved`.
+pub fn text(resolved: &Value) -> String {
+    serde_json::to_string_pretty(resolved).unwrap_or_default() + "\n"
 }
 
 /// The settings `now` changes from the run saved in `previous_dir`, one line each ("learningRate
@@ -104,7 +101,7 @@ mod tests {
     #[test]
     fn a_resume_names_each_changed_hyperparameter_and_lets_epochs_grow() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), &resolved(&config(), 1)).unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), text(&resolved(&config(), 1))).unwrap();
         let mut resumed = config();
         resumed.epochs += 5;
         resumed.learning_rate = 0.01;
