@@ -17,9 +17,9 @@ const binding = () => nativeModule.binding()
 
 test('the release addon has no fault-injection hooks', (t) => {
   const { RESNET_NAPI_BINDING: _testAddon, ...env } = process.env
-  const script = `const b = require('./dist/native.js').binding(); console.log(typeof b.internalInjectFault, typeof b.internalInjectTrainingThreadPanic, typeof b.runtimeInfo)`
+  const script = `const b = require('./dist/native.js').binding(); console.log(typeof b.internalInjectFault, typeof b.internalInjectTrainingThreadPanic, typeof b.internalInjectOutOfMemory, typeof b.runtimeInfo)`
   const child = spawnSync(process.execPath, ['-e', script], { cwd: root, env, encoding: 'utf8', timeout: 60_000 })
-  t.is(child.stdout.trim(), 'undefined undefined function', child.stderr)
+  t.is(child.stdout.trim(), 'undefined undefined undefined function', child.stderr)
 })
 
 test('a panic in a synchronous entry point is a thrown ERR_LIBTORCH error', (t) => {

@@ -231,6 +231,7 @@ export type NativeTrainingEvent =
   | { type: 'start'; device: string; classes: Array<string>; classCounts: Array<number>; trainImages: number; validationImages: number; rank: number; worldSize: number; backend: string | null }
   | { type: 'batch'; epoch: number; batch: number; batches: number; loss: number; imagesPerSecond: number; learningRate: number }
   | { type: 'epoch'; epoch: number; epochs: number; loss: number; accuracy: number; valLoss: number | null; valAccuracy: number | null; seconds: number; learningRate: number }
+  | { type: 'checkpoint'; epoch: number; output: string }
   | { type: 'warning'; message: string; path: string | null }
 
 export declare function runtimeInfo(): RuntimeInfo

@@ -11,7 +11,7 @@ import { binding } from './native'
 import { checkRules, checkTypes, optionSpec } from './options'
 import { ReportRecorder } from './report'
 import { imagenetWeights } from './weights'
-import { type Arch, type BatchEvent, type EpochSummary, type RunTimings, type StartEvent, type TrainingEvent, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
+import { type Arch, type BatchEvent, type CheckpointEvent, type EpochSummary, type RunTimings, type StartEvent, type TrainingEvent, type TrainingEvents, type TrainOptions, type TrainResultSummary } from './types'
 import * as check from './validate'
 
 export interface TrainResult extends TrainResultSummary {
@@ -22,7 +22,7 @@ export interface TrainResult extends TrainResultSummary {
 // `path` is null there and left out here: see #onNativeEvent.)
 type Payload<T extends NativeTrainingEvent['type']> = Omit<Extract<NativeTrainingEvent, { type: T }>, 'type'>
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
-const _eventsMatchTheBinding: [Same<Payload<'start'>, StartEvent>, Same<Payload<'batch'>, BatchEvent>, Same<Payload<'epoch'>, EpochSummary>] = [true, true, true]
+const _eventsMatchTheBinding: [Same<Payload<'start'>, StartEvent>, Same<Payload<'batch'>, BatchEvent>, Same<Payload<'epoch'>, EpochSummary>, Same<Payload<'checkpoint'>, CheckpointEvent>] = [true, true, true, true]
 void _eventsMatchTheBinding
 
 /** The options the native side reads: TrainOptions without the signal, with paths resolved. */

@@ -177,12 +177,23 @@ export interface WarningEvent {
   path?: string
 }
 
+/** An epoch's files are on disk: the model (and its copy in `best/` when it improved), the
+ *  history and the checkpoint. Saving runs beside the next epoch, so this follows the epoch's
+ *  'epoch' event, at the latest when the run ends; a kill from now on resumes from `epoch`.
+ *  An epoch overtaken by the next before its files were written gets none. */
+export interface CheckpointEvent {
+  epoch: number
+  /** The output directory holding the files. */
+  output: string
+}
+
 /** The listener arguments of each event of a TrainingRun (an EventEmitter). */
 export interface TrainingEvents {
   download: [DownloadEvent]
   start: [StartEvent]
   batch: [BatchEvent]
   epoch: [EpochSummary]
+  checkpoint: [CheckpointEvent]
   warning: [WarningEvent]
   end: [TrainResultSummary]
   error: [Error]
@@ -197,11 +208,12 @@ export type TrainingEvent =
   | ({ type: 'start' } & StartEvent)
   | ({ type: 'batch' } & BatchEvent)
   | ({ type: 'epoch' } & EpochSummary)
+  | ({ type: 'checkpoint' } & CheckpointEvent)
   | ({ type: 'warning' } & WarningEvent)
   | ({ type: 'end' } & TrainResultSummary)
   | { type: 'error'; error: Error }
 
-/** The `type` of a TrainingEvent: 'download' | 'start' | 'batch' | 'epoch' | 'warning' | 'end' | 'error'. */
+/** The `type` of a TrainingEvent: 'download' | 'start' | 'batch' | 'epoch' | 'checkpoint' | 'warning' | 'end' | 'error'. */
 export type TrainingEventType = TrainingEvent['type']
 
 export interface TrainResultSummary {

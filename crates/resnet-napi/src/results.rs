@@ -38,6 +38,10 @@ pub enum NativeTrainingEvent {
         seconds: f64,
         learning_rate: f64,
     },
+    Checkpoint {
+        epoch: u32,
+        output: String,
+    },
     Warning {
         message: String,
         path: Option<String>,
@@ -69,6 +73,7 @@ impl From<TrainEvent> for NativeTrainingEvent {
                 let NativeEpochSummary { epoch, epochs, loss, accuracy, val_loss, val_accuracy, seconds, learning_rate } = (&summary).into();
                 NativeTrainingEvent::Epoch { epoch, epochs, loss, accuracy, val_loss, val_accuracy, seconds, learning_rate }
             }
+            TrainEvent::Checkpoint { epoch, output } => NativeTrainingEvent::Checkpoint { epoch: epoch as u32, output: output.display().to_string() },
             TrainEvent::Warning(warning) => NativeTrainingEvent::Warning {
                 message: warning.message,
                 path: warning.path.map(|path| path.display().to_string()),

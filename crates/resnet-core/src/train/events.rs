@@ -63,5 +63,10 @@ pub enum TrainEvent {
     },
     Batch(BatchProgress),
     Epoch(EpochSummary),
+    /// The files of `epoch` (the model, its best copy when it improved, the history and the
+    /// checkpoint) are on disk in `output`: a kill from now on resumes from it. Saving runs
+    /// beside training, so this follows the epoch's `Epoch` event, at the latest when the run
+    /// ends; an epoch overtaken by the next one before its files were written has none.
+    Checkpoint { epoch: usize, output: PathBuf },
     Warning(Warning),
 }

@@ -113,6 +113,8 @@ struct Trainer<'a> {
     resolved: Option<serde_json::Value>,
     /// Writes each epoch's files beside the next epoch (the writing rank only).
     saver: Option<EpochSaver>,
+    /// The newest epoch reported written by a `Checkpoint` event.
+    checkpoint_reported: usize,
 }
 
 impl<'a> Trainer<'a> {
@@ -249,6 +251,7 @@ impl<'a> Trainer<'a> {
             group,
             resolved,
             saver,
+            checkpoint_reported: 0,
         })
     }
 
@@ -326,6 +329,7 @@ impl<'a> Trainer<'a> {
             let saving_started = Instant::now();
             self.save_epoch(&optimizer, &progress, improved, config_json.take())?;
             clock.add(|t| &mut t.saving, saving_started);
+            self.report_written(observe);
             crate::memory::release_free_memory();
             observe(TrainEvent::Epoch(summary));
             let mut stop = config.patience.is_some_and(|patience| progress.epochs_without_improvement >= patience) && epoch < config.epochs;
@@ -339,7 +343,8 @@ impl<'a> Trainer<'a> {
         }
         let finishing_started = Instant::now();
         if let Some(saver) = self.saver.take() {
-            saver.finish()?;
+            let written = saver.finish()?;
+            self.report_checkpoint(written, observe);
         }
         // Inference (predict, evaluate, export) uses the standard layout, as a loaded model
         // does, so the model returned here and the one loaded from its files agree exactly.
@@ -376,6 +381,20 @@ impl<'a> Trainer<'a> {
             progress: progress.clone(),
             config_json,
         })
+    }
+
+    /// A `Checkpoint` event when the writer has finished an epoch not yet reported.
+    fn report_written(&mut self, observe: &mut dyn FnMut(TrainEvent)) {
+        if let Some(written) = self.saver.as_ref().map(EpochSaver::written_epoch) {
+            self.report_checkpoint(written, observe);
+        }
+    }
+
+    fn report_checkpoint(&mut self, written: usize, observe: &mut dyn FnMut(TrainEvent)) {
+        if written > self.checkpoint_reported {
+            self.checkpoint_reported = written;
+            observe(TrainEvent::Checkpoint { epoch: written, output: self.config.output.clone() });
+        }
     }
 
     /// Reports the samples of a batch that failed to decode, once each.
@@ -450,6 +469,7 @@ impl<'a> Trainer<'a> {
                 images_per_second: (tally.count() * world_size as u64) as f64 / started.elapsed().as_secs_f64().max(1e-9),
                 learning_rate,
             }));
+            self.report_written(observe);
         }
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Aborted);

@@ -61,6 +61,8 @@ struct State {
     closed: bool,
     /// The first write that failed; reported at the next `submit` or at `finish`.
     failure: Option<Error>,
+    /// The newest epoch whose files are all written (0: none yet).
+    written: usize,
 }
 
 struct Shared {
@@ -108,10 +110,17 @@ impl EpochSaver {
         Ok(())
     }
 
-    /// Waits until every queued epoch is written; the first write's error, if any failed.
-    pub fn finish(mut self) -> Result<()> {
+    /// The newest epoch whose files are all on disk (0: none yet).
+    pub fn written_epoch(&self) -> usize {
+        self.shared.lock().written
+    }
+
+    /// Waits until every queued epoch is written; returns the newest written epoch, or the
+    /// first write's error, if any failed.
+    pub fn finish(mut self) -> Result<usize> {
         self.close_and_join();
-        self.shared.lock().failure.take().map_or(Ok(()), Err)
+        let mut state = self.shared.lock();
+        state.failure.take().map_or(Ok(state.written), Err)
     }
 
     fn close_and_join(&mut self) {
@@ -144,11 +153,15 @@ fn write_until_closed(shared: &Shared, output: &Path, best_dir: &Path) {
                 state = shared.changed.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
-        if let Err(error) = write_epoch(&job, output, best_dir) {
-            let mut state = shared.lock();
-            state.failure.get_or_insert(error);
-            // Later epochs are not written after a failure: the run stops at its next submit.
-            state.pending = None;
+        let written = write_epoch(&job, output, best_dir);
+        let mut state = shared.lock();
+        match written {
+            Ok(()) => state.written = job.latest.progress.epoch,
+            Err(error) => {
+                state.failure.get_or_insert(error);
+                // Later epochs are not written after a failure: the run stops at its next submit.
+                state.pending = None;
+            }
         }
     }
 }
