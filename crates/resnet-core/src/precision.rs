@@ -71,8 +71,8 @@ pub fn maybe_autocast<T>(enabled: bool, device: Device, f: impl FnOnce() -> Resu
 }
 
 /// cuDNN benchmark mode (the fastest algorithm per input shape, found on first use) while it
-/// lives. Worth it when shapes repeat, as a training run's batches do; not for predict, where
-/// every new batch size would be tuned afresh, so dropping it switches the mode off again.
+/// lives. Worth it when shapes repeat, as a training run's batches do; inference tunes only
+/// the shapes that repeat (`RepeatedShapes`), so dropping this switches the mode off again.
 pub struct CudnnBenchmark(());
 
 impl CudnnBenchmark {
@@ -102,6 +102,7 @@ impl AutotuningPaused {
         let pause = device.is_cuda() && images < batch_size && unsafe { resnet_cudnn_benchmark_enabled() } == 1;
         if pause {
             set_cudnn_benchmark(false)?;
+            PAUSED_HERE.with(|paused| paused.set(true));
         }
         Ok(AutotuningPaused(pause))
     }
@@ -110,8 +111,54 @@ impl AutotuningPaused {
 impl Drop for AutotuningPaused {
     fn drop(&mut self) {
         if self.0 {
+            PAUSED_HERE.with(|paused| paused.set(false));
             // As in CudnnBenchmark's drop: the run is only slower if this fails.
             let _ = set_cudnn_benchmark(true);
+        }
+    }
+}
+
+thread_local! {
+    /// Whether an `AutotuningPaused` is alive on this thread: inference then tunes nothing.
+    static PAUSED_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The input shapes a model's inference has run on a GPU, counted so that cuDNN's autotuner
+/// runs for a shape from its second use on: a server or an evaluation that sends batches of
+/// one size gets the tuned (fastest) convolutions, as PyTorch's `cudnn.benchmark` gives, and
+/// a one-off size (a lone prediction, the last short batch) pays no tuning.
+#[derive(Debug, Default)]
+pub struct RepeatedShapes(std::sync::Mutex<std::collections::HashMap<Vec<i64>, u32>>);
+
+impl RepeatedShapes {
+    /// Counts a forward pass on `shape`; while the returned guard lives, cuDNN tunes when the
+    /// shape came before (on a GPU, unless an `AutotuningPaused` holds this thread).
+    pub fn tune_if_repeated(&self, device: Device, shape: &[i64]) -> Result<RepeatedShapeTuning> {
+        if !device.is_cuda() || PAUSED_HERE.with(std::cell::Cell::get) {
+            return Ok(RepeatedShapeTuning(false));
+        }
+        let uses = {
+            let mut seen = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let count = seen.entry(shape.to_vec()).or_insert(0);
+            *count = count.saturating_add(1);
+            *count
+        };
+        // SAFETY: a noexcept C function without arguments.
+        let switch_on = uses >= 2 && unsafe { resnet_cudnn_benchmark_enabled() } == 0;
+        if switch_on {
+            set_cudnn_benchmark(true)?;
+        }
+        Ok(RepeatedShapeTuning(switch_on))
+    }
+}
+
+/// cuDNN's autotuner on for one forward pass (see `RepeatedShapes`); off again when dropped.
+pub struct RepeatedShapeTuning(bool);
+
+impl Drop for RepeatedShapeTuning {
+    fn drop(&mut self) {
+        if self.0 {
+            let _ = set_cudnn_benchmark(false);
         }
     }
 }

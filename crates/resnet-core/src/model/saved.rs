@@ -8,7 +8,7 @@ use super::snapshot::HostSnapshot;
 use super::weights;
 use crate::data::preprocess::{Augment, Preprocess};
 use crate::model::arch::Arch;
-use crate::precision::Precision;
+use crate::precision::{Precision, RepeatedShapes};
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_writable_dir, write_text_atomically};
 use std::path::Path;
@@ -33,6 +33,8 @@ pub struct SavedModel {
     /// The network with batch norm folded into its convolutions, which inference uses once
     /// `fold_batch_norm` has made it (for models that are no longer trained).
     pub folded: Option<FoldedResNet>,
+    /// The input shapes inference has run, for tuning those that repeat (`RepeatedShapes`).
+    pub shapes: RepeatedShapes,
 }
 
 impl SavedModel {
@@ -51,7 +53,7 @@ impl SavedModel {
         crate::memory::use_caching_cpu_allocator()?;
         let vs = VarStore::new(device);
         let net = ResNet::new(&vs.root(), arch, classes.len() as i64);
-        Ok(SavedModel { vs, net, meta: ModelMeta::new(arch, classes, image_size, preprocess, train), precision: Precision::Auto, folded: None })
+        Ok(SavedModel { vs, net, meta: ModelMeta::new(arch, classes, image_size, preprocess, train), precision: Precision::Auto, folded: None, shapes: RepeatedShapes::default() })
     }
 
     /// `new` with libtorch seeded by `seed` first: the same seed gives the same weights.
@@ -82,7 +84,7 @@ impl SavedModel {
         let vs = VarStore::new(device);
         let net = ResNet::new(&vs.root(), meta.arch, meta.classes.len() as i64);
         weights::load_into(&vs, dir, &weights_path)?;
-        Ok(SavedModel { vs, net, meta, precision: Precision::Auto, folded: None })
+        Ok(SavedModel { vs, net, meta, precision: Precision::Auto, folded: None, shapes: RepeatedShapes::default() })
     }
 
     /// Writes the weights, then `model.json`, each atomically.
