@@ -5,6 +5,8 @@
 // CUDA), with AdamW + one-cycle + clipping, in fp32 + SGD + NCHW, resumed, from pretrained
 // weights with a frozen epoch, as one rank of a distributed run, resnet50 at 224 px; logits of the same weights on the device (fp32
 // and bf16) and on the CPU; evaluate; predict latency (first and warm); ONNX export from a device model.
+// Each case's stderr follows a `[gpu-check] case <name>` line: scripts/gpu-check.sh keeps it
+// in OUT/gpu-check.log and fails the check when one case printed the same warning twice.
 //
 // usage: node scripts/gpu-check.mjs OUT_DIR [--device cuda|cpu]
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
@@ -23,8 +25,11 @@ const work = mkdtempSync(join(tmpdir(), 'gpu-check-'))
 const data = join(work, 'shapes')
 makeDataset(data, { train: 40, test: 12 })
 
-/** Runs one case within `seconds`; a training case receives an AbortSignal that fires then. */
+/** Runs one case within `seconds`; a training case receives an AbortSignal that fires then.
+ *  Its stderr (libtorch's warnings, its forked ranks' too) follows a `[gpu-check] case <name>`
+ *  line, so scripts/repeated-warnings.mjs counts repeats case by case. */
 async function check(name, seconds, body) {
+  process.stderr.write(`[gpu-check] case ${name}\n`)
   const started = performance.now()
   const controller = new AbortController()
   let timer

@@ -1,14 +1,17 @@
-// Finds warnings that one process printed more than once in a captured stderr log (issue 23:
+// Finds warnings printed more than once within one section of a captured stderr log (issue 23:
 // libtorch printed three warnings per batch, about 3,900 lines per CUDA training run). A warning
 // line is one that c10's TORCH_WARN writes (`[W1204 14:41:42.443543789 12 File.cpp:45] Warning:
-// ...`, or `[W File.cpp:45] ...` from older builds) or a Python warning (`...: UserWarning: ...`);
-// it is normalised by dropping the `[W<date> <time> <thread>` prefix, so the same warning from
-// the same place counts as one text. With --split PREFIX, each line starting with PREFIX opens a
-// new section (bench/gpu.mjs prints `[gpu-bench] <label>: <command>` before each child process)
-// and repeats are counted within a section, i.e. within one process.
-// Prints one JSON line { case, ok, count, examples } (count: the lines of warnings that came
-// more than once in a section, in all; examples: up to 5 of those warnings with their lines)
-// and exits 1 when any warning repeats.
+// ...`, or `[W File.cpp:45] ...` from older builds) or a Python or Node warning (`...: UserWarning:
+// ...`); it is normalised by dropping the `[W<date> <time> <thread>` prefix, so the same warning
+// from the same place counts as one text. With --split PREFIX, each line starting with PREFIX
+// opens a new section, and repeats count within a section: scripts/gpu-check.mjs prints
+// `[gpu-check] case <name>` before each case (a case's forked ranks write into its section),
+// bench/gpu.mjs prints `[gpu-bench] <label>: <command>` before each child process.
+// Prints one JSON line { case, ok, count, examples, seen } and exits 1 when a warning repeats:
+// count is the lines of the repeated warnings in all; examples up to 5 of them with their lines
+// and the first section they repeated in; seen up to 10 of all the warnings found (repeated or
+// not) with their lines and how many sections printed them, so a warning that each case prints
+// once stays visible.
 //
 // usage: node scripts/repeated-warnings.mjs LOG CASE_NAME [--split PREFIX]
 import { readFileSync } from 'node:fs'
@@ -20,24 +23,34 @@ if (!name || (flag !== undefined && (flag !== '--split' || !prefix))) {
 }
 
 const c10Warning = /^\[W(?:\d{4} \d{2}:\d{2}:\d{2}(?:\.\d+)?(?: \d+)?)?\s*/
-const pythonWarning = /\b[A-Za-z]*Warning: /
+const otherWarning = /\b[A-Za-z]*Warning: /
 
 /** The warning's text without its time and thread, or null for a line that is no warning. */
 function warningText(line) {
   if (c10Warning.test(line) && line.includes(']')) return `[W ${line.replace(c10Warning, '')}`.trim()
-  if (pythonWarning.test(line) || line.includes('Warning:')) return line.trim()
+  if (otherWarning.test(line)) return line.trim()
   return null
 }
 
-const repeated = new Map()
+const repeated = new Map() // text -> { times, section }
+const seen = new Map() // text -> { times, sections }
+let label = null
 let section = new Map()
 const closeSection = () => {
-  for (const [text, times] of section) if (times > 1) repeated.set(text, (repeated.get(text) ?? 0) + times)
+  for (const [text, times] of section) {
+    const all = seen.get(text) ?? { times: 0, sections: 0 }
+    seen.set(text, { times: all.times + times, sections: all.sections + 1 })
+    if (times > 1) {
+      const before = repeated.get(text)
+      repeated.set(text, { times: (before?.times ?? 0) + times, section: before?.section ?? label })
+    }
+  }
   section = new Map()
 }
 for (const line of readFileSync(log, 'utf8').split('\n')) {
   if (prefix !== undefined && line.startsWith(prefix)) {
     closeSection()
+    label = line.slice(0, 200)
     continue
   }
   const text = warningText(line)
@@ -45,7 +58,9 @@ for (const line of readFileSync(log, 'utf8').split('\n')) {
 }
 closeSection()
 
-const examples = [...repeated].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([warning, times]) => ({ warning: warning.slice(0, 500), times }))
-const count = [...repeated.values()].reduce((sum, times) => sum + times, 0)
-console.log(JSON.stringify({ case: name, ok: repeated.size === 0, count, examples }))
+const byLines = (entries) => [...entries].sort((a, b) => b[1].times - a[1].times)
+const examples = byLines(repeated).slice(0, 5).map(([warning, found]) => ({ warning: warning.slice(0, 500), ...found }))
+const count = [...repeated.values()].reduce((sum, found) => sum + found.times, 0)
+const listed = byLines(seen).slice(0, 10).map(([warning, found]) => ({ warning: warning.slice(0, 300), ...found }))
+console.log(JSON.stringify({ case: name, ok: repeated.size === 0, count, examples, seen: listed }))
 process.exit(repeated.size === 0 ? 0 : 1)
