@@ -1,5 +1,10 @@
-//! The batch loader: decodes and transforms the images of each batch on a thread pool, a few
-//! batches ahead of the consumer (a bounded queue), so decoding overlaps with compute.
+//! The batch loader: decodes and transforms the images of each batch on a thread pool, ahead
+//! of the consumer (a bounded queue), so decoding overlaps with compute.
+//!
+//! Two batches decode at once: a pool that finishes one batch before starting the next waits
+//! at each batch's end for its slowest image. For a GPU the queue holds batches of uint8
+//! pixels up to `GPU_PREFETCH_BYTES`, so decoding runs on while the first batches of a run wait
+//! for cuDNN's autotuning (seconds), instead of stopping two batches ahead.
 use super::cache::ImageCache;
 use super::decode::decode_path;
 use super::staging::stage;
@@ -23,8 +28,15 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Batches prepared ahead of the one being consumed.
+/// Batches prepared ahead of the one being consumed (on the CPU, where compute is the
+/// bottleneck and a normalised float batch is large).
 const PREFETCH_BATCHES: usize = 2;
+/// How much decoded uint8 input may wait for a GPU, in bytes (page-locked memory).
+const GPU_PREFETCH_BYTES: usize = 512 << 20;
+/// At most this many batches wait for a GPU, however small.
+const GPU_PREFETCH_MAX_BATCHES: usize = 32;
+/// Batches decoding at the same time.
+const DECODING_BATCHES: usize = 2;
 
 /// One batch: the images that decoded in the pipeline's `BatchForm`, their labels and sample
 /// indices, and the samples that failed with their reasons.
@@ -186,16 +198,40 @@ impl BatchLoader {
         epoch: usize,
         pool: Arc<rayon::ThreadPool>,
     ) -> Self {
-        let (sender, receiver) = bounded(PREFETCH_BATCHES);
+        let (sender, receiver) = bounded(prefetch_batches(&pipeline.output, batch_size, pipeline.image_size));
         let producer = std::thread::spawn(move || {
-            for chunk in order.chunks(batch_size.max(1)) {
-                let batch = pool.install(|| load_batch(&samples, chunk, &pipeline, epoch));
+            let mut chunks = order.chunks(batch_size.max(1)).map(<[usize]>::to_vec);
+            // Each batch's result comes back on its own channel, so they leave in order.
+            let mut decoding = std::collections::VecDeque::with_capacity(DECODING_BATCHES);
+            loop {
+                while decoding.len() < DECODING_BATCHES {
+                    let Some(chunk) = chunks.next() else { break };
+                    let (done, result) = bounded(1);
+                    let (samples, pipeline) = (samples.clone(), pipeline.clone());
+                    pool.spawn(move || {
+                        let _ = done.send(load_batch(&samples, &chunk, &pipeline, epoch));
+                    });
+                    decoding.push_back(result);
+                }
+                let Some(next) = decoding.pop_front() else { return };
+                let Ok(batch) = next.recv() else { return };
                 if sender.send(batch).is_err() {
                     return; // the consumer is gone
                 }
             }
         });
         BatchLoader { receiver: Some(receiver), producer: Some(producer) }
+    }
+}
+
+/// How many prepared batches may wait for the consumer.
+fn prefetch_batches(output: &BatchForm, batch_size: usize, image_size: u32) -> usize {
+    match output {
+        BatchForm::PageLocked(_) => {
+            let batch_bytes = batch_size.max(1) * (image_size as usize).pow(2) * 3;
+            (GPU_PREFETCH_BYTES / batch_bytes).clamp(PREFETCH_BATCHES, GPU_PREFETCH_MAX_BATCHES)
+        }
+        _ => PREFETCH_BATCHES,
     }
 }
 

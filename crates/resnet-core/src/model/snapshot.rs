@@ -52,9 +52,16 @@ impl HostSnapshot {
             page_locked_floats(start)?
         };
         if !device_parts.is_empty() {
-            let gathered = Tensor::f_cat(&device_parts, 0)?;
-            drop(device_parts);
-            flat.f_narrow(0, 0, device_len as i64)?.f_copy_(&gathered)?;
+            match Tensor::f_cat(&device_parts, 0) {
+                Ok(gathered) => flat.f_narrow(0, 0, device_len as i64)?.f_copy_(&gathered)?,
+                // No room on the device for the gathered copy (a run sized to its memory):
+                // one transfer per tensor instead, slower but needing nothing more there.
+                Err(_) => {
+                    for (entry, part) in entries.iter().zip(&device_parts) {
+                        flat.f_narrow(0, entry.start as i64, entry.len as i64)?.f_copy_(part)?;
+                    }
+                }
+            }
         }
         for (entry, (_, tensor)) in entries[on_device.len()..].iter().zip(&on_host) {
             flat.f_narrow(0, entry.start as i64, entry.len as i64)?.f_copy_(&tensor.f_to_kind(Kind::Float)?.f_contiguous()?.f_reshape([-1])?)?;
