@@ -3,10 +3,12 @@
 // one-cycle, label smoothing, random-resized-crop + flip; on CUDA bf16 autocast and
 // channels_last), writing its output (model, checkpoints, report.html) into a temporary folder.
 // Prints one JSON line:
-//   { kind: 'project_time_to_model', seconds, firstBatchSeconds, firstBatchSinceProcessStart,
-//     importSeconds, finalValAccuracy, epochs, timings }
+//   { kind: 'project_time_to_model', seconds, secondsSinceProcessStart, firstBatchSeconds,
+//     firstBatchSinceProcessStart, importSeconds, finalValAccuracy, epochs, timings }
 // seconds: wall clock from just before the train() call until its promise resolves (the
-// trained model in memory, report.html written); firstBatchSeconds: from the same point to the
+// trained model in memory, report.html written); secondsSinceProcessStart: the same moment
+// counted from the process's start (Node, the import of the facade and libtorch included: what
+// the row compares with PyTorch's whole script); firstBatchSeconds: from the same point to the
 // first 'batch' event; firstBatchSinceProcessStart: performance.now() at that event (Node counts
 // it from the process's start, performance.timeOrigin); importSeconds: loading the facade and
 // the addon (with libtorch) before that. timings: the result's own breakdown (startup, training,
@@ -44,13 +46,15 @@ try {
   run.on('batch', () => { firstBatchAt ??= performance.now() })
   run.on('epoch', (e) => console.error(`[time-to-model] epoch ${e.epoch}/${e.epochs}: ${e.seconds.toFixed(2)} s, val accuracy ${e.valAccuracy}`))
   const result = await run
-  const seconds = (performance.now() - started) / 1000
+  const finishedAt = performance.now()
+  const seconds = (finishedAt - started) / 1000
   const timings = result.timings ?? null
   if (timings === null) console.error('[time-to-model] this build\'s TrainResult has no timings: printing timings: null')
   if (firstBatchAt === undefined) throw new Error('no batch event arrived')
   console.log(JSON.stringify({
     kind: 'project_time_to_model',
     seconds,
+    secondsSinceProcessStart: finishedAt / 1000,
     firstBatchSeconds: (firstBatchAt - started) / 1000,
     firstBatchSinceProcessStart: firstBatchAt / 1000,
     importSeconds,

@@ -10,10 +10,11 @@ the CPU only with --bf16), cudnn.benchmark; validation after every epoch; nothin
 and hits are summed on the device and read once per epoch.
 
 Prints one JSON line:
-  {kind: "pytorch_time_to_model", seconds, firstBatchSeconds, firstBatchSinceProcessStart,
+  {kind: "pytorch_time_to_model", seconds, secondsSinceProcessStart, firstBatchSeconds, firstBatchSinceProcessStart,
    importSeconds, epochs: [per-epoch seconds], finalValAccuracy}
 seconds: from this script's first line (before `import torch`) to the trained model in memory
-after the last validation; firstBatchSeconds: the same origin to the end of the first training
+after the last validation; secondsSinceProcessStart: the same moment counted from the process's
+start (Python's own start-up included); firstBatchSeconds: the same origin to the end of the first training
 step (synchronised); firstBatchSinceProcessStart: the same moment counted from the process's
 start (/proc/self/stat, 10 ms resolution); importSeconds: importing torch and torchvision.
 
@@ -123,6 +124,7 @@ def main():
     sync()
     seconds = time.perf_counter() - STARTED
     print(json.dumps({"kind": "pytorch_time_to_model", "seconds": round(seconds, 3),
+                      "secondsSinceProcessStart": round(PROCESS_AGE_AT_START + seconds, 3),
                       "firstBatchSeconds": round(first_batch, 3),
                       "firstBatchSinceProcessStart": round(PROCESS_AGE_AT_START + first_batch, 3),
                       "importSeconds": round(IMPORT_SECONDS, 3), "epochs": epoch_seconds,

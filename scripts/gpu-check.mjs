@@ -4,12 +4,13 @@
 // the rest: the CUDA libraries mapped; training by default (bf16 + channels_last + fused Adam on
 // CUDA), with AdamW + one-cycle + clipping, in fp32 + SGD + NCHW, resumed, from pretrained
 // weights with a frozen epoch, as one rank of a distributed run, resnet50 at 224 px; logits of the same weights on the device (fp32
-// and bf16) and on the CPU; evaluate; predict latency (first and warm); ONNX export from a device model.
+// and bf16) and on the CPU; evaluate; predict latency (first and warm); ONNX export from a device model;
+// running out of GPU memory (ERR_OUT_OF_MEMORY, no files, the process trains again).
 // Each case's stderr follows a `[gpu-check] case <name>` line: scripts/gpu-check.sh keeps it
 // in OUT/gpu-check.log and fails the check when one case printed the same warning twice.
 //
 // usage: node scripts/gpu-check.mjs OUT_DIR [--device cuda|cpu]
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -155,4 +156,23 @@ await check('onnx-export', 120, async () => {
   await model.exportOnnx(file)
   model.dispose()
   return { bytes: statSync(file).size }
+})
+// Out of memory for real (issue 23): resnet152 at 512 px in batches of 512 needs several times
+// the GPU's memory. ERR_OUT_OF_MEMORY naming the batch and image size, no files in the output,
+// and the same process then trains with a small batch. Only on a GPU: on the CPU the same job
+// would page the machine to death before the allocator refused (the CPU path is tested with the
+// test addon's hook, __test__/out-of-memory.spec.mjs).
+if (!device.startsWith('cuda')) console.error('[gpu-check] out-of-memory: not run on the CPU')
+else await check('out-of-memory', 180, async (signal) => {
+  const many = join(work, 'many')
+  makeDataset(many, { train: 171, test: 1, minSize: 32, maxSize: 40 })
+  const output = join(work, 'too-big')
+  const tried = { data: many, arch: 'resnet152', imageSize: 512, batchSize: 512, epochs: 1, device, output, signal }
+  const error = await resnet.train(tried).then(() => null, (failure) => failure)
+  if (error?.code !== 'ERR_OUT_OF_MEMORY') throw new Error(`expected ERR_OUT_OF_MEMORY, got ${error?.code}: ${error?.message ?? 'success'}`)
+  if (!/batchSize 512 at imageSize 512/.test(error.message)) throw new Error(`the message does not name what was tried: ${error.message}`)
+  const left = existsSync(output) ? readdirSync(output) : []
+  if (left.length) throw new Error(`files left in the output: ${left.join(', ')}`)
+  const again = await trained({ epochs: 1, output: join(work, 'after-oom') }, signal)
+  return { message: error.message.slice(0, 400), after: again }
 })
