@@ -144,7 +144,7 @@ test('the learning-rate chart has one point per update, as the batch events repo
 test("the 'event' listener receives every event as one TrainingEvent union", (t) => {
   t.is(unionEvents[0].type, 'start')
   t.is(unionEvents.at(-1).type, 'end')
-  t.deepEqual(new Set(unionEvents.map((event) => event.type)), new Set(['start', 'batch', 'epoch', 'end']))
+  t.deepEqual(new Set(unionEvents.map((event) => event.type)), new Set(['start', 'batch', 'epoch', 'checkpoint', 'end']))
   const batches = unionEvents.filter((event) => event.type === 'batch').map(({ type, ...payload }) => payload)
   t.deepEqual(batches, batchEvents)
   t.is(unionEvents.at(-1).report, result.report)

@@ -14,6 +14,8 @@ export function describe(event: TrainingEvent): string {
       return `${event.batch}/${event.batches} loss ${event.loss} lr ${event.learningRate.toFixed(5)}`
     case 'epoch':
       return `${event.epoch}/${event.epochs} ${event.valAccuracy ?? '-'}`
+    case 'checkpoint':
+      return `epoch ${event.epoch} saved in ${event.output}`
     case 'warning':
       return `${event.message} ${event.path ?? ''}`
     case 'end':
@@ -36,7 +38,7 @@ export function imagesPerSecond(event: TrainingEvent): number {
   return 0
 }
 
-export const types: TrainingEventType[] = ['download', 'start', 'batch', 'epoch', 'warning', 'end', 'error']
+export const types: TrainingEventType[] = ['download', 'start', 'batch', 'epoch', 'checkpoint', 'warning', 'end', 'error']
 // @ts-expect-error: not an event type
 export const wrong: TrainingEventType = 'progress'
 

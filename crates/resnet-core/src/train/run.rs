@@ -1,7 +1,8 @@
 //! The training loop: scan the data, build the network (or restore a checkpoint), then per
-//! epoch shuffle, train on batches, validate, and save the model directory and a checkpoint
-//! atomically (so an abort or crash loses at most the epoch in progress). Keeps the best
-//! epoch's model in `best/` and stops early when the monitored metric stalls.
+//! epoch shuffle, train on batches, validate, and hand the model directory and a checkpoint to
+//! the saver, which writes them atomically beside the next epoch (`saver`: an abort or error
+//! waits for them, so it loses at most the epoch in progress). Keeps the best epoch's model in
+//! `best/`, stops early when the monitored metric stalls, and times each phase (`timings`).
 //!
 //! In a data-parallel run (`config.distributed`) every rank runs this loop on its shard of
 //! each epoch, in lockstep: rank 0's initial weights are broadcast, DDP's Reducer averages
@@ -46,7 +47,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
-pub const HISTORY_FILE: &str = "history.json";
+pub use super::saver::HISTORY_FILE;
 /// The best epoch's model, beside the last epoch's in the output directory.
 pub const BEST_DIR: &str = "best";
 /// Batches between reads of the running loss and accuracy from the device (also read at an

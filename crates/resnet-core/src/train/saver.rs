@@ -20,6 +20,8 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
+pub const HISTORY_FILE: &str = "history.json";
+
 /// One epoch's files, as the training thread hands them over.
 pub struct EpochFiles {
     /// The model's variables and the optimiser's state (`checkpoint::tensors`).
@@ -177,7 +179,7 @@ fn write_epoch(job: &Job, output: &Path, best_dir: &Path) -> Result<()> {
         write_model_dir(best_dir, best, |name| !checkpoint::is_optimizer_state(name), &latest.meta_json)?;
     }
     write_model_dir(output, &latest.tensors, |name| !checkpoint::is_optimizer_state(name), &latest.meta_json)?;
-    write_text_atomically(&output.join(super::run::HISTORY_FILE), &latest.history_json)?;
+    write_text_atomically(&output.join(HISTORY_FILE), &latest.history_json)?;
     checkpoint::write(output, &latest.tensors, &latest.progress)
 }
 
