@@ -5,6 +5,8 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+# Every missing tool named at once, before minutes of compiling (Chromium included).
+bash scripts/check-prerequisites.sh --tests || exit 1
 bash scripts/build-native.sh || exit 1
 # The same addon with the fault-injection hooks, for __test__/panics.spec.mjs alone.
 bash scripts/build-native.sh --test-hooks || exit 1
