@@ -5,7 +5,9 @@
 # (a CUDA 13.0 build; its nvidia-* wheels are needed to load even without a GPU) is installed
 # once into a cache outside the checkout, reused by every clone and every later run:
 #   ${RESNET_NAPI_CACHE:-$HOME/.cache/resnet-napi}/torch-2.11.0/torch
-# Idempotent: a completed install is marked and never redone. Progress goes to stderr.
+# Idempotent: a completed install is marked and never redone. Progress goes to stderr: a line
+# with bytes, rate and time left while the wheels download (scripts/fetch_wheels.py), which an
+# interrupted run resumes. pip's own settings apply (PIP_INDEX_URL names another index).
 set -euo pipefail
 
 TORCH_VERSION=2.11.0
@@ -30,8 +32,28 @@ if [[ ! -f "$marker" ]]; then
   echo "Installing torch==$TORCH_VERSION from PyPI into $target (once; a few GB)..." >&2
   rm -rf "$target.partial"
   mkdir -p "$cache"
-  "$python" -m pip install --quiet --no-compile --disable-pip-version-check \
-    --target "$target.partial" "torch==$TORCH_VERSION" >&2
+  pip=("$python" -m pip --disable-pip-version-check)
+  # pip resolves the wheels, reading only their metadata (fast-deps: HTTP range requests; a
+  # plain --dry-run would download every wheel once just to resolve), fetch_wheels.py downloads
+  # them with a progress line, resuming an interrupted download and checking the free space
+  # first, and pip installs from that folder. Where that resolution fails (a pip before 22.2
+  # has no --report), pip installs the plain way.
+  wheels="$cache/wheels-torch-$TORCH_VERSION"
+  report="$cache/torch-$TORCH_VERSION-report.json"
+  resolve_log="$(mktemp)"
+  if "${pip[@]}" install --quiet --dry-run --ignore-installed --use-feature=fast-deps --report "$report" \
+      "torch==$TORCH_VERSION" >"$resolve_log" 2>&1; then
+    rm -f "$resolve_log"
+    "$python" "$(dirname "${BASH_SOURCE[0]}")/fetch_wheels.py" "$report" "$wheels" || exit 1
+    "${pip[@]}" install --quiet --no-compile --no-index --find-links "$wheels" \
+      --target "$target.partial" "torch==$TORCH_VERSION" >&2
+    rm -rf "$wheels" "$report"
+  else
+    echo "Resolving with pip's metadata-only mode failed; installing the plain way. pip said:" >&2
+    cat "$resolve_log" >&2
+    rm -f "$resolve_log"
+    "${pip[@]}" install --quiet --no-compile --target "$target.partial" "torch==$TORCH_VERSION" >&2
+  fi
   rm -rf "$target"
   mv "$target.partial" "$target"
   touch "$marker"

@@ -57,14 +57,14 @@ impl HostSnapshot {
                 // No room on the device for the gathered copy (a run sized to its memory):
                 // one transfer per tensor instead, slower but needing nothing more there.
                 Err(_) => {
-                    for (entry, part) in entries.iter().zip(&device_parts) {
-                        flat.f_narrow(0, entry.start as i64, entry.len as i64)?.f_copy_(part)?;
+                    for (entry, (_, tensor)) in entries.iter().zip(&on_device) {
+                        copy_into(&flat, entry, tensor)?;
                     }
                 }
             }
         }
         for (entry, (_, tensor)) in entries[on_device.len()..].iter().zip(&on_host) {
-            flat.f_narrow(0, entry.start as i64, entry.len as i64)?.f_copy_(&tensor.f_to_kind(Kind::Float)?.f_contiguous()?.f_reshape([-1])?)?;
+            copy_into(&flat, entry, tensor)?;
         }
         Ok(HostSnapshot { entries, flat })
     }
@@ -90,6 +90,14 @@ impl HostSnapshot {
         // snapshot owns and never changes after `take`; the slice lives no longer than `self`.
         unsafe { std::slice::from_raw_parts(self.flat.data_ptr() as *const u8, len) }
     }
+}
+
+/// Copies `tensor` into its slot of `flat`, in the standard order and as float32, in one pass
+/// (`copy_` reads a channels_last tensor through its strides).
+fn copy_into(flat: &Tensor, entry: &Entry, tensor: &Tensor) -> Result<()> {
+    let shape: Vec<i64> = entry.shape.iter().map(|&d| d as i64).collect();
+    flat.f_narrow(0, entry.start as i64, entry.len as i64)?.f_view(shape.as_slice())?.f_copy_(tensor)?;
+    Ok(())
 }
 
 // SAFETY: the snapshot owns its buffer; after `take` nothing writes to it, and reads go
