@@ -4,23 +4,29 @@ Both sides of the accuracy benchmark read images from folders (the project has n
 so the IDX files of Debian's dataset-fashion-mnist (gzipped or not) become greyscale PNGs in
 OUT/train/<class>/ and OUT/test/<class>/. The training subset is the first N images of each
 class in file order (0 = all 60,000); the test set is always all 10,000. Work is skipped when
-OUT's marker names the same N. Prints one JSON line.
+OUT's marker names the same N. Prints one JSON line. FASHION_MNIST_DIR names another folder of
+the IDX files (as .gz or .xz; the GPU bundle carries them there).
 """
-import argparse, gzip, json, os, shutil, struct, time
+import argparse, gzip, json, lzma, os, shutil, struct, time
 from multiprocessing import Pool
 
 import numpy as np
 from PIL import Image
 
-SRC = "/usr/share/datasets/fashion-mnist"
+SRC = os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
 # Fashion-MNIST's labels 0-9, as folder names without spaces or slashes.
 CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"]
 
 
 def read_idx(stem):
-    """An IDX file as a numpy array; STEM or STEM.gz, whichever exists."""
+    """An IDX file as a numpy array; STEM, STEM.gz or STEM.xz, whichever exists."""
     path = os.path.join(SRC, stem)
-    raw = open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz", "rb").read()
+    if os.path.exists(path):
+        raw = open(path, "rb").read()
+    elif os.path.exists(path + ".xz"):
+        raw = lzma.open(path + ".xz", "rb").read()
+    else:
+        raw = gzip.open(path + ".gz", "rb").read()
     _, dtype, ndim = struct.unpack(">HBB", raw[:4])
     assert dtype == 0x08, f"{stem}: expected unsigned bytes, found IDX type {dtype:#x}"
     shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
