@@ -5,10 +5,11 @@
 //! as before, in the same order (the checkpoint last, so it never runs ahead of the model).
 //!
 //! When epochs are faster than writes (a GPU trains resnet34 on 1,000 photos in 0.3 s an
-//! epoch; its model, best copy and Adam checkpoint are about 350 MB to write and sync), an
+//! epoch; its model, best copy and Adam checkpoint are 350-435 MB to write and sync), an
 //! epoch still waiting to be written is replaced by the next one: the files on disk are
-//! always one complete epoch, at most the epochs written since the writer last started
-//! behind. A `best/` copy still waiting is carried over unless a newer best replaces it.
+//! always one complete epoch, behind the training by the epochs that finished while the
+//! writer was busy. A `best/` copy still waiting is carried over unless a newer best
+//! replaces it.
 //! `finish` waits for the last epoch's files, so a finished or aborted run leaves the last
 //! completed epoch on disk; a kill -9 leaves the last one written, whole (`fsutil`).
 use super::checkpoint::{self, Progress};
