@@ -24,17 +24,7 @@ out="${1:?usage: bash scripts/gpu-check.sh OUT_DIR [--device cuda|cpu] [--quick]
 shift
 mkdir -p "$out" && out="$(cd "$out" && pwd)"
 bundle="$root/.device/gpu"
-node="$(command -v node || true)"
-if [[ -f "$bundle/node.xz" ]]; then
-  node=/tmp/gpu-check-node
-  [[ -x "$node" ]] || { xz -dc "$bundle/node.xz" > "$node" && chmod +x "$node"; }
-fi
-[[ -n "$node" ]] || { echo "no node: run npm run gpu:pack on a build machine and carry .device/gpu" >&2; exit 1; }
-# The machine's own libtorch (torch 2.11 in its python3), unless one is named already.
-if [[ -z "${RESNET_NAPI_LIBTORCH:-}" ]]; then
-  RESNET_NAPI_LIBTORCH="$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null || true)"
-  export RESNET_NAPI_LIBTORCH
-fi
+source "$root/scripts/gpu-runtime.sh" || exit 1
 # The project's step and loader benchmark binaries (in the bundle; else the cargo build's) find
 # libtorch here.
 export LD_LIBRARY_PATH="${RESNET_NAPI_LIBTORCH}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fashion-MNIST on the GPU machine (issue 23, item 7), from the bundle scripts/gpu-pack-fmnist.sh
-# writes: the IDX files to PNG class folders (all 60,000 training and 10,000 test images), then
+# Fashion-MNIST on the GPU machine (issue 23, item 7), from the bundle `npm run gpu:pack-fmnist`
+# writes into .device/fmnist (carry it; the check's .device/gpu need not come along): the IDX
+# files to PNG class folders (all 60,000 training and 10,000 test images), then
 # bench/fashion-mnist-gpu.mjs (resnet18, 15 epochs, 64 px then 32 px) within the time limit,
 # its lines kept in OUT/fashion-mnist-gpu.jsonl, and a last line saying whether the best test
 # accuracy reached 94%. About 4-6 minutes on an H200 (estimated; never run there yet).
@@ -8,7 +9,7 @@
 # usage: bash scripts/gpu-fmnist.sh OUT [--device cuda|cpu] [--quick]
 #   --device cpu --quick: a dry run anywhere (100 images a class, 1 epoch, 32 px)
 set -uo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:?usage: bash scripts/gpu-fmnist.sh OUT [--device cuda|cpu] [--quick]}"
 shift
 device=cuda per_class=0 args=()
@@ -20,18 +21,11 @@ while (($#)); do
   esac
 done
 mkdir -p "$out" && out="$(cd "$out" && pwd)"
-node="$(command -v node || true)"
-if [[ -f "$here/node.xz" ]]; then
-  node=/tmp/gpu-fmnist-node
-  [[ -x "$node" ]] || { xz -dc "$here/node.xz" > "$node" && chmod +x "$node"; }
-fi
-[[ -n "$node" ]] || { echo "no node: carry the bundle of scripts/gpu-pack-fmnist.sh" >&2; exit 1; }
-if [[ -z "${RESNET_NAPI_LIBTORCH:-}" ]]; then
-  RESNET_NAPI_LIBTORCH="$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null || true)"
-  export RESNET_NAPI_LIBTORCH
-fi
-[[ -d "$here/fmnist" ]] && export FASHION_MNIST_DIR="$here/fmnist"
-cd "$here"
+bundle="$root/.device/fmnist"
+source "$root/scripts/gpu-runtime.sh" || exit 1
+# The bundle's IDX files, else Debian's (a build machine's dry run).
+[[ -d "$bundle/fmnist" ]] && export FASHION_MNIST_DIR="$bundle/fmnist"
+cd "$bundle" 2>/dev/null || cd "$root"
 data=/tmp/fmnist-folders-$per_class
 python3 bench/fashion_mnist_folders.py "$data" --train-per-class "$per_class" | tee "$out/fashion-mnist-gpu.jsonl" || exit 1
 timeout 480 "$node" bench/fashion-mnist-gpu.mjs "$data" /tmp/fmnist-runs --device "$device" "${args[@]}" | tee -a "$out/fashion-mnist-gpu.jsonl"

@@ -28,24 +28,30 @@ pub fn page_locked(host: Tensor, device: Device) -> Tensor {
     if !device.is_cuda() {
         return host;
     }
-    let mut pinned: *mut torch_sys::C_tensor = std::ptr::null_mut();
-    // SAFETY: `host` is a live tensor; on success the C side stores a new heap tensor in
-    // `pinned`, whose ownership `from_ptr` takes. It catches every C++ exception.
-    if unsafe { resnet_pin_memory(host.as_ptr(), &mut pinned) } != 0 || pinned.is_null() {
-        return host;
-    }
-    unsafe { Tensor::from_ptr(pinned) }
+    // SAFETY: `host` is a live tensor for the call.
+    made_by(|out| unsafe { resnet_pin_memory(host.as_ptr(), out) }).unwrap_or(host)
 }
 
 /// An uninitialised float32 host tensor of `count` values, page-locked where libtorch can
 /// (else ordinary memory): the destination of a copy down from a GPU at full speed.
 pub fn page_locked_floats(count: usize) -> Result<Tensor> {
-    let mut pinned: *mut torch_sys::C_tensor = std::ptr::null_mut();
-    // SAFETY: as in `page_locked`.
-    if unsafe { resnet_empty_pinned_floats(count as i64, &mut pinned) } == 0 && !pinned.is_null() {
-        return Ok(unsafe { Tensor::from_ptr(pinned) });
+    // SAFETY: a call without tensor arguments.
+    match made_by(|out| unsafe { resnet_empty_pinned_floats(count as i64, out) }) {
+        Some(pinned) => Ok(pinned),
+        None => Ok(Tensor::f_empty([count as i64], (tch::Kind::Float, Device::Cpu))?),
     }
-    Ok(Tensor::f_empty([count as i64], (tch::Kind::Float, Device::Cpu))?)
+}
+
+/// The tensor a csrc/staging.cpp function stores in its out-pointer when it returns 0 (a new
+/// heap tensor whose ownership passes to us); `None` when it failed (-1: it caught a C++
+/// exception).
+fn made_by(call: impl FnOnce(*mut *mut torch_sys::C_tensor) -> c_int) -> Option<Tensor> {
+    let mut made: *mut torch_sys::C_tensor = std::ptr::null_mut();
+    if call(&mut made) != 0 || made.is_null() {
+        return None;
+    }
+    // SAFETY: `made` is the tensor the C side allocated for us, owned by nothing else.
+    Some(unsafe { Tensor::from_ptr(made) })
 }
 
 /// Whether `tensor` lives in page-locked host memory (false where that cannot be told).

@@ -76,13 +76,8 @@ impl HostSnapshot {
         self.entries.iter().map(move |entry| (entry.name.as_str(), entry.shape.as_slice(), &bytes[entry.start * 4..(entry.start + entry.len) * 4]))
     }
 
-    /// How many bytes the copies take.
-    pub fn byte_len(&self) -> usize {
-        self.flat.numel() * 4
-    }
-
     fn bytes(&self) -> &[u8] {
-        let len = self.byte_len();
+        let len = self.flat.numel() * 4;
         if len == 0 {
             return &[];
         }
