@@ -166,7 +166,7 @@ for (const optimizer of ['adamw', 'sgd']) {
 }
 
 test.serial('torchrun --no-python launches the ranks; only rank 0 writes files', async (t) => {
-  const libtorch = execFileSync('bash', [join(root, 'scripts', 'setup-libtorch.sh')], { encoding: 'utf8' }).trim()
+  const libtorch = execFileSync('bash', [join(root, 'scripts', 'setup-libtorch.sh'), '--cuda'], { encoding: 'utf8' }).trim()
   const site = dirname(libtorch)
   const torchrun = join(site, 'bin', 'torchrun')
   t.true(existsSync(torchrun), `torchrun is in the torch install: ${torchrun}`)

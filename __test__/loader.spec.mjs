@@ -48,6 +48,6 @@ test('without libtorch the error is ERR_LIBTORCH with where it looked and the fi
   const error = JSON.parse(run.stdout)
   t.is(error.code, 'ERR_LIBTORCH')
   t.regex(error.message, /Looked for libtorch in: .*\/nonexistent\/cache\/torch-2\.11\.0\/torch\/lib/)
-  t.regex(error.message, /setup-libtorch\.sh/)
+  t.regex(error.message, /npx resnet setup --cpu/)
   t.regex(error.message, /RESNET_NAPI_LIBTORCH/)
 })

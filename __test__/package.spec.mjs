@@ -111,6 +111,7 @@ test('npm pack both packages, install offline without Rust, load, train a tiny e
   const install = spawnSync('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: app, env, encoding: 'utf8', timeout: 300_000 })
   t.is(install.status, 0, `npm ci --offline failed:\n${install.stdout}\n${install.stderr}`)
   t.true(existsSync(join(app, 'node_modules', platform.name, 'resnet-napi.linux-x64-gnu.node')))
+  t.is(existsSync(join(app, 'node_modules', platform.name, 'libresnet_nccl.so')), existsSync(join(root, 'native', 'libresnet_nccl.so')), 'NCCL ships beside the addon when built')
   t.false(readdirSync(join(app, 'node_modules', 'resnet-napi', 'native')).some((name) => name.endsWith('.node')), 'the main package carries no binary')
 
   const check = spawnSync(process.execPath, ['check.cjs'], { cwd: app, env, encoding: 'utf8', timeout: 300_000 })

@@ -2,7 +2,7 @@
 // with its install command; `resnet doctor` reports the machine and `resnet setup` exists.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { temporaryDir } from './helpers.mjs'
@@ -42,6 +42,8 @@ test('resnet doctor reports libtorch, CUDA, threads, precision and caches', (t) 
   const report = JSON.parse(run.stdout)
   t.regex(report.libtorch.version, /^2\.11\.0/)
   t.regex(report.libtorch.dir, /torch\/lib$/)
+  t.is(report.libtorch.variant, existsSync(join(report.libtorch.dir, 'libtorch_cuda.so')) ? 'cuda' : 'cpu')
+  t.true(report.libtorch.bytes > 1e8, `${report.libtorch.bytes} bytes`)
   t.is(typeof report.cuda.available, 'boolean')
   t.is(typeof report.cuda.cudnn, 'boolean')
   t.true(report.cpu.threads >= 1)
@@ -49,7 +51,7 @@ test('resnet doctor reports libtorch, CUDA, threads, precision and caches', (t) 
   t.true(report.caches.some((cache) => cache.name.startsWith('torch-') && cache.bytes > 1e9), JSON.stringify(report.caches))
   t.deepEqual(report.fixes, [])
   const text = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'doctor'], { encoding: 'utf8', timeout: 120_000 })
-  t.regex(text.stdout, /libtorch {2}2\.11\.0/)
+  t.regex(text.stdout, /libtorch {2}2\.11\.0\S* \((CUDA|CPU-only) build, \d+\.\d [MG]B\)/)
 })
 
 test('resnet doctor names the fix when the addon does not load', (t) => {

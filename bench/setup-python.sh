@@ -11,7 +11,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-torch_site="$(dirname "$(bash "$here/../scripts/setup-libtorch.sh")")"
+# The CUDA build: the CPU-only one is installed as libtorch alone, which Python cannot import.
+torch_site="$(dirname "$(bash "$here/../scripts/setup-libtorch.sh" --cuda)")"
 cache="${RESNET_NAPI_CACHE:-$HOME/.cache/resnet-napi}"
 target="$cache/bench-python"
 # The marker names the package set: a changed set reinstalls.

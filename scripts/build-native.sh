@@ -7,11 +7,22 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # Fails in a second, naming every missing tool, instead of minutes into a CMake error.
 bash scripts/check-prerequisites.sh
-out=(--output-dir native)
+dir=native
+features=()
 if [[ "${1:-}" == "--test-hooks" ]]; then
   shift
-  out=(--output-dir native/test-hooks --features test-hooks)
+  dir=native/test-hooks
+  features=(--features test-hooks)
 fi
-exec bash scripts/with-libtorch.sh npx napi build --platform --release \
+bash scripts/with-libtorch.sh npx napi build --platform --release \
   --manifest-path crates/resnet-napi/Cargo.toml --package-json-path package.json \
-  "${out[@]}" --js binding.cjs --dts binding.d.ts "$@"
+  --output-dir "$dir" "${features[@]}" --js binding.cjs --dts binding.d.ts "$@"
+# libresnet_nccl.so (NCCL for distributed runs on GPUs; crates/resnet-core/build.rs) goes beside
+# the addon, which loads it from there only when a run asks for NCCL. A build without it (no
+# CUDA in the libtorch built against) leaves none, and no stale copy either.
+host="$(rustc -vV | sed -n 's/^host: //p')"
+nccl="${CARGO_TARGET_DIR:-$root/target}/$host/release/libresnet_nccl.so"
+rm -f "$dir/libresnet_nccl.so"
+if [[ -f "$nccl" ]]; then
+  cp "$nccl" "$dir/libresnet_nccl.so"
+fi

@@ -34,7 +34,7 @@ rm -rf "$bundle"
 mkdir -p "$bundle/native" "$bundle/node_modules" "$bundle/bench"
 xz -6 -T0 -c "$(command -v node)" > "$bundle/node.xz"
 cp -r dist package.json "$bundle/"
-cp native/binding.cjs native/*.node "$bundle/native/"
+cp native/binding.cjs native/*.node native/*.so "$bundle/native/"
 for module in uplot cli-progress commander string-width strip-ansi ansi-regex emoji-regex is-fullwidth-code-point; do
   [[ -d "node_modules/$module" ]] && cp -r "node_modules/$module" "$bundle/node_modules/"
 done

@@ -48,6 +48,10 @@ export function pack(outDir) {
     mkdirSync(platformStage)
     copyFileSync(join(platformDir, 'package.json'), join(platformStage, 'package.json'))
     writeFileSync(join(platformStage, platform.main), disableRunpath(readFileSync(addon)))
+    // NCCL for distributed runs on GPUs, loaded from beside the addon (a build against a
+    // libtorch without CUDA has none; the addon then uses Gloo).
+    const nccl = join(root, 'native', 'libresnet_nccl.so')
+    if (existsSync(nccl)) copyFileSync(nccl, join(platformStage, 'libresnet_nccl.so'))
     // The main package's files exactly as npm packs them, then its package.json completed.
     const plain = npmPack(root, staging)
     execFileSync('tar', ['-xzf', plain, '-C', staging])

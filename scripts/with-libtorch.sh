@@ -4,7 +4,9 @@
 # addon itself has one).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-LIBTORCH="$(bash "$here/setup-libtorch.sh")"
+# Development builds and tests use the CUDA build (what the published addon is built against,
+# and what libresnet_nccl.so needs) unless RESNET_NAPI_TORCH says otherwise.
+LIBTORCH="$(RESNET_NAPI_TORCH="${RESNET_NAPI_TORCH:-cuda}" bash "$here/setup-libtorch.sh")"
 export LIBTORCH
 export LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 exec "$@"

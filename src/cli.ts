@@ -231,7 +231,10 @@ function runDoctor(flags: Record<string, unknown>): void {
   if (flags.json) return console.log(JSON.stringify(report))
   const yes = (value: boolean) => (value ? 'yes' : 'no')
   console.log(`node      ${report.node}`)
-  if (report.libtorch) console.log(`libtorch  ${report.libtorch.version ?? 'unknown version'} in ${report.libtorch.dir}`)
+  if (report.libtorch) {
+    const { version, variant, bytes, dir } = report.libtorch
+    console.log(`libtorch  ${version ?? 'unknown version'} (${variant === 'cuda' ? 'CUDA' : 'CPU-only'} build, ${megabytes(bytes)}) in ${dir}`)
+  }
   else console.log(`libtorch  not loaded${report.loadError ? `:\n  ${report.loadError.split('\n').join('\n  ')}` : ''}`)
   if (report.cuda) console.log(`cuda      ${yes(report.cuda.available)} (${report.cuda.devices} device(s)), cuDNN ${yes(report.cuda.cudnn)}`)
   console.log(`gpus      ${report.gpus.length ? report.gpus.join('; ') : 'none listed by nvidia-smi'}`)
@@ -245,11 +248,17 @@ function runDoctor(flags: Record<string, unknown>): void {
     console.log('to fix:')
     for (const fix of report.fixes) console.log(`  ${fix}`)
   }
+  if (report.hints.length) {
+    console.log('to consider:')
+    for (const hint of report.hints) console.log(`  ${hint}`)
+  }
 }
 
-function runSetup(): void {
+function runSetup(flags: { cpu?: boolean; cuda?: boolean; indexUrl?: string }): void {
   try {
-    console.log(`libtorch is ready in ${setup()}`)
+    if (flags.cpu && flags.cuda) throw new Error('Expected one of --cpu and --cuda, not both')
+    const variant = flags.cpu ? 'cpu' : flags.cuda ? 'cuda' : undefined
+    console.log(`libtorch is ready in ${setup({ variant, indexUrl: flags.indexUrl })}`)
   } catch (error) {
     fail(resnetError('ERR_LIBTORCH', (error as Error).message), false)
   }
@@ -311,7 +320,10 @@ program
 
 program
   .command('setup')
-  .description("Install libtorch (PyPI's torch 2.11.0, a few GB, once) into ~/.cache/resnet-napi or $RESNET_NAPI_CACHE.")
-  .action(() => runSetup())
+  .description("Install libtorch (torch 2.11.0, once) into ~/.cache/resnet-napi or $RESNET_NAPI_CACHE: the CUDA build where an NVIDIA driver is, else PyTorch's CPU-only build (RESNET_NAPI_TORCH=cpu|cuda|auto chooses too).")
+  .option('--cpu', "PyTorch's CPU-only build (about 200 MB to download) from PyTorch's CPU index")
+  .option('--cuda', "PyPI's CUDA build (about 4.5 GB; runs on the CPU too)")
+  .option('--index-url <url>', "the package index to install from, as pip's --index-url (default: PyTorch's CPU index for --cpu, pip's own for --cuda; or RESNET_NAPI_TORCH_INDEX_URL)")
+  .action((flags) => runSetup(flags))
 
 program.parseAsync(process.argv).catch((error) => fail(error, false))

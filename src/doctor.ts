@@ -6,12 +6,13 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { binding } from './native'
+import { binding, hasNvidiaDriver } from './native'
 
 export interface DoctorReport {
   node: string
-  /** The libtorch the addon loaded, or null when it did not load. */
-  libtorch: { dir: string; version: string | null } | null
+  /** The libtorch the addon loaded, or null when it did not load: its build ('cuda', PyPI's
+   *  default, or PyTorch's 'cpu'-only one) and the bytes its install takes on disk. */
+  libtorch: { dir: string; version: string | null; variant: 'cuda' | 'cpu'; bytes: number } | null
   /** Why the addon did not load, when it did not. */
   loadError: string | null
   cuda: { available: boolean; devices: number; cudnn: boolean } | null
@@ -23,6 +24,8 @@ export interface DoctorReport {
   caches: { name: string; path: string; bytes: number }[]
   /** Commands that fix what is missing; empty when nothing is. */
   fixes: string[]
+  /** Commands that would serve this machine better, though nothing is broken. */
+  hints: string[]
 }
 
 const SETUP_SCRIPT = join(__dirname, '..', 'scripts', 'setup-libtorch.sh')
@@ -67,6 +70,15 @@ function torchVersion(libDir: string): string | null {
   }
 }
 
+/** Bytes the libtorch install in `libDir` (…/torch/lib) takes: the whole cache folder for
+ *  `resnet setup`'s installs; torch and the nvidia libraries beside it for a Python one. */
+function installBytes(libDir: string, variant: 'cuda' | 'cpu'): number {
+  const torch = dirname(libDir)
+  const site = dirname(torch)
+  if (dirname(site) === cacheRoot()) return sizeOf(site)
+  return sizeOf(torch) + (variant === 'cuda' ? sizeOf(join(site, 'nvidia')) : 0)
+}
+
 function nvidiaSmi(): string[] {
   const result = spawnSync('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader'], { encoding: 'utf8', timeout: 10_000 })
   return result.status === 0 ? result.stdout.split('\n').map((line) => line.trim()).filter(Boolean) : []
@@ -83,11 +95,18 @@ export function doctor(): DoctorReport {
     precisionAuto: null,
     caches: [],
     fixes: [],
+    hints: [],
   }
   try {
     const info = binding().runtimeInfo()
     const dir = loadedLibtorchDir()
-    report.libtorch = dir ? { dir, version: torchVersion(dir) } : null
+    if (dir) {
+      const variant = existsSync(join(dir, 'libtorch_cuda.so')) ? 'cuda' : 'cpu'
+      report.libtorch = { dir, version: torchVersion(dir), variant, bytes: installBytes(dir, variant) }
+      if (variant === 'cuda' && !hasNvidiaDriver()) {
+        report.hints.push("npx resnet setup --cpu   # no NVIDIA driver here: PyTorch's CPU-only build needs about 200 MB to download instead of 4.5 GB")
+      }
+    }
     report.cuda = { available: info.cudaAvailable, devices: info.cudaDeviceCount, cudnn: info.cudnnAvailable }
     report.cpu = { threads: info.threads, nativeBf16: info.cpuNativeBf16 }
     report.precisionAuto = {
@@ -100,7 +119,9 @@ export function doctor(): DoctorReport {
   } catch (error) {
     report.loadError = (error as Error).message
     report.fixes.push(
-      existsSync(SETUP_SCRIPT) ? 'npx resnet setup   # installs PyPI torch==2.11.0 into the cache (a few GB, once)' : 'pip install torch==2.11.0',
+      existsSync(SETUP_SCRIPT)
+        ? `npx resnet setup   # installs torch==2.11.0 into the cache, once: ${hasNvidiaDriver() ? "PyPI's CUDA build (a few GB)" : "PyTorch's CPU-only build (about 200 MB; --cuda for the CUDA build)"}`
+        : 'pip install torch==2.11.0',
       'export RESNET_NAPI_LIBTORCH=/path/to/site-packages/torch/lib   # or point at an existing torch 2.11.0',
     )
   }
@@ -114,10 +135,21 @@ export function doctor(): DoctorReport {
   return report
 }
 
-/** Installs libtorch (PyPI's torch 2.11.0) into the cache with the package's own script;
- *  returns the libtorch directory. */
-export function setup(): string {
-  const result = spawnSync('bash', [SETUP_SCRIPT], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+export interface SetupOptions {
+  /** 'cpu': PyTorch's CPU-only build; 'cuda': PyPI's CUDA build; 'auto' (default): the CUDA
+   *  build where an NVIDIA driver is, else one already installed, else the CPU-only build. */
+  variant?: 'cpu' | 'cuda' | 'auto'
+  /** The package index to install from, as pip's --index-url. */
+  indexUrl?: string
+}
+
+/** Installs libtorch (torch 2.11.0) into the cache with the package's own script (progress on
+ *  stderr); returns the libtorch directory. */
+export function setup(options: SetupOptions = {}): string {
+  const args = [SETUP_SCRIPT]
+  if (options.variant && options.variant !== 'auto') args.push(`--${options.variant}`)
+  if (options.indexUrl) args.push('--index-url', options.indexUrl)
+  const result = spawnSync('bash', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
   if (result.status !== 0) throw new Error(`libtorch setup failed (${SETUP_SCRIPT} exited with ${result.status ?? result.signal})`)
   return result.stdout.trim()
 }

@@ -24,10 +24,19 @@ export function libtorchCandidates(): string[] {
   if (process.env.RESNET_NAPI_LIBTORCH) candidates.push(process.env.RESNET_NAPI_LIBTORCH)
   if (process.env.LIBTORCH) candidates.push(join(process.env.LIBTORCH, 'lib'))
   const cache = process.env.RESNET_NAPI_CACHE ?? join(homedir(), '.cache', 'resnet-napi')
-  candidates.push(join(cache, `torch-${TORCH_VERSION}`, 'torch', 'lib'))
+  // `resnet setup` installs the CUDA build (torch-2.11.0) or the CPU-only one (-cpu): where
+  // both are, the one this machine can use fully comes first.
+  const variants = [`torch-${TORCH_VERSION}`, `torch-${TORCH_VERSION}-cpu`]
+  if (process.env.RESNET_NAPI_TORCH === 'cpu' || (process.env.RESNET_NAPI_TORCH !== 'cuda' && !hasNvidiaDriver())) variants.reverse()
+  for (const variant of variants) candidates.push(join(cache, variant, 'torch', 'lib'))
   const python = pythonTorchLib()
   if (python) candidates.push(python)
   return candidates
+}
+
+/** Whether an NVIDIA driver is loaded (as scripts/setup-libtorch.sh tells). */
+export function hasNvidiaDriver(): boolean {
+  return existsSync('/proc/driver/nvidia/version')
 }
 
 /** torch/lib of the python3 on PATH, found without importing torch. */
@@ -69,7 +78,8 @@ function loadFailure(error: unknown, looked: string[]): Error {
     'Cannot load the resnet-napi native addon: libtorch (torch 2.11.0) was not found or did not load.',
     `Looked for libtorch in: ${looked.length ? looked.join(', ') : '(no candidates)'}.`,
     'Fix it with one of:',
-    '  bash node_modules/resnet-napi/scripts/setup-libtorch.sh   # installs PyPI torch==2.11.0 into ~/.cache/resnet-napi',
+    '  npx resnet setup          # installs torch==2.11.0 into ~/.cache/resnet-napi (the CUDA build where an NVIDIA driver is)',
+    '  npx resnet setup --cpu    # PyTorch\'s CPU-only build (about 0.2 GB to download instead of 4.5 GB)',
     '  export RESNET_NAPI_LIBTORCH=/path/to/site-packages/torch/lib   # an existing torch 2.11.0 install',
     '  pip install torch==2.11.0   # then resnet-napi finds it through python3',
     `Loader error: ${messages(error).join('\n  caused by: ')}`,

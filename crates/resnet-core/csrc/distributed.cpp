@@ -4,8 +4,10 @@
 // in-place all-reduces and DDP's bucketing Reducer, which averages gradients from autograd
 // hooks while backward still runs.
 //
-// NCCL (RESNET_WITH_NCCL, set by build.rs when libtorch_cuda and the wheel's nccl.h and CUDA
-// headers are there): ProcessGroupNCCL lives in libtorch_cuda, which the addon links anyway.
+// NCCL comes from libresnet_nccl.so beside the addon (csrc/nccl_backend.cpp), loaded only when
+// a run asks for it: the addon itself needs nothing of libtorch_cuda, so that it also loads with
+// PyTorch's CPU-only libtorch. Without that library (a build without the CUDA wheel's headers,
+// or a libtorch without CUDA) Gloo moves CUDA tensors.
 //
 // Gloo's own headers come from Debian's libgloo-dev, not from the torch wheel (which lacks
 // them). They are only needed to compile ProcessGroupGloo.hpp: this file calls nothing of
@@ -24,38 +26,39 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
-#ifdef RESNET_WITH_NCCL
-#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
-#endif
+
+#include "guarded.h"
+#include "nccl_backend.h"
+
+#include <dlfcn.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 namespace {
 
-void report(const char* message, char* error, size_t error_len) {
-  if (error_len > 0) {
-    std::strncpy(error, message, error_len - 1);
-    error[error_len - 1] = '\0';
-  }
-}
+using resnet::guarded;
 
-// Runs `body`: 0 when it returns, -1 with the exception's message in `error` when it throws.
-template <typename Body>
-int guarded(char* error, size_t error_len, Body&& body) noexcept {
-  try {
-    body();
-    return 0;
-  } catch (const std::exception& e) {
-    report(e.what(), error, error_len);
-  } catch (...) {
-    report("unknown C++ exception", error, error_len);
-  }
-  return -1;
+// libresnet_nccl.so's entry point, from the directory of the object holding this code (the
+// addon), loaded once; null when that library is absent or cannot load (no libtorch_cuda).
+resnet_nccl_backend_fn nccl_backend() {
+  static resnet_nccl_backend_fn entry = nullptr;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Dl_info self;
+    if (dladdr(reinterpret_cast<void*>(&nccl_backend), &self) == 0 || self.dli_fname == nullptr) return;
+    std::string path(self.dli_fname);
+    auto slash = path.rfind('/');
+    path = (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/" RESNET_NCCL_LIBRARY;
+    void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (library != nullptr) entry = reinterpret_cast<resnet_nccl_backend_fn>(dlsym(library, RESNET_NCCL_ENTRY));
+  });
+  return entry;
 }
 
 // DDP's defaults: the first bucket small (its all-reduce starts as soon as the last layers'
@@ -81,13 +84,13 @@ struct resnet_process_group {
 
 extern "C" {
 
-// Whether this build can make NCCL process groups.
+// Whether NCCL process groups can be made here (libresnet_nccl.so loads).
 int resnet_dist_has_nccl() noexcept {
-#ifdef RESNET_WITH_NCCL
-  return 1;
-#else
-  return 0;
-#endif
+  try {
+    return nccl_backend() != nullptr ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
 }
 
 // Joins the group of `world` ranks rendezvousing at addr:port. Rank 0 hosts the TCPStore,
@@ -121,16 +124,16 @@ int resnet_dist_init(const char* addr, int port, int rank, int world, int64_t ti
     auto group = c10::make_intrusive<c10d::ProcessGroup>(store, rank, world);
     group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, gloo);
     if (nccl) {
-#ifdef RESNET_WITH_NCCL
-      auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
-      nccl_options->timeout = timeout;
-      c10::intrusive_ptr<c10d::Backend> backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(
-          c10::make_intrusive<c10d::PrefixStore>("cuda/", store), rank, world, nccl_options);
+      resnet_nccl_backend_fn make = nccl_backend();
+      if (make == nullptr) throw std::runtime_error(RESNET_NCCL_LIBRARY " (NCCL) is not beside the addon or did not load");
+      c10::intrusive_ptr<c10d::Store> nccl_store = c10::make_intrusive<c10d::PrefixStore>("cuda/", store);
+      c10::intrusive_ptr<c10d::Backend> backend;
+      char nccl_error[1024] = {0};
+      if (make(&nccl_store, rank, world, timeout_ms, &backend, nccl_error, sizeof nccl_error) != 0) {
+        throw std::runtime_error(nccl_error);
+      }
       group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, backend);
       group->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
-#else
-      throw std::runtime_error("this build of resnet-napi has no NCCL (built without the CUDA wheel's headers)");
-#endif
     } else {
       // Gloo also moves CUDA tensors (through host memory).
       group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::GLOO, gloo);
