@@ -14,9 +14,12 @@ export declare class NativeModel {
   get meta(): NativeModelMeta
   /** "cpu" or "cuda:N"; "disposed" after `dispose`. */
   get device(): string
+  /** The batcher's limits and what it has done so far. */
+  get batching(): NativeBatching
   /**
-   * Frees the weights (CPU or GPU memory) now rather than at garbage collection. Calls in
-   * flight finish first; later calls fail with ERR_INVALID_OPTION.
+   * Frees the weights (CPU or GPU memory) now rather than at garbage collection. A pass
+   * under way finishes first; calls still waiting for one and later calls fail with
+   * ERR_INVALID_OPTION.
    */
   dispose(): void
   /** The pooled features before the classifier for each input. */
@@ -74,14 +77,26 @@ export declare function checkTrainOptions(options: Record<string, unknown>): voi
  * Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N"), its weights laid
  * out channels_last for inference when `channels_last`, computing in `precision` ("auto",
  * "fp32", "bf16"), with batch norm folded into the convolutions (a loaded model only infers).
+ * Concurrent calls are gathered into batches of up to `max_batch` images, the oldest held
+ * back at most `max_delay_ms` for a fuller batch (defaults: `BatchLimits::default()`).
  */
-export declare function loadModel(dir: string, device: string, channelsLast: boolean, precision: string): Promise<NativeModel>
+export declare function loadModel(dir: string, device: string, channelsLast: boolean, precision: string, maxBatch?: number | undefined | null, maxDelayMs?: number | undefined | null): Promise<NativeModel>
 
 /** model.json's "train": how training images were augmented. */
 export interface NativeAugmentation {
   cropScale: Array<number> | null
   cropRatio: Array<number>
   horizontalFlip: boolean
+}
+
+/** `Model.batching`: how concurrent calls are gathered, and how many passes served them. */
+export interface NativeBatching {
+  maxBatch: number
+  maxDelayMs: number
+  calls: number
+  passes: number
+  images: number
+  largestBatch: number
 }
 
 export interface NativeClassMetrics {

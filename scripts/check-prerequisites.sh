@@ -4,7 +4,8 @@
 # gloo's headers, which c10d's ProcessGroupGloo.hpp includes; python3 with pip to install the
 # torch wheel) and, with --tests, what the test suite needs besides (Chromium, in which
 # __test__/report.spec.mjs renders the report; patchelf, with which __test__/cpu-only.spec.mjs
-# makes a libtorch without CUDA libraries). Names every missing one with the command that
+# makes a libtorch without CUDA libraries; curl, with which __test__/serve.spec.mjs runs the
+# README's example). Names every missing one with the command that
 # installs it, in one message, and exits 1; prints nothing when all are there.
 #
 # usage: bash scripts/check-prerequisites.sh [--tests] [--list]
@@ -43,6 +44,7 @@ PREREQUISITES=(
   "python3-pip|build|has_pip|python3-pip"
   "chromium|tests|has_chromium|chromium"
   "patchelf|tests|command -v patchelf|patchelf"
+  "curl|tests|command -v curl|curl"
 )
 
 missing=()

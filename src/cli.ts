@@ -6,7 +6,7 @@ import { SingleBar, Presets } from 'cli-progress'
 import { statSync } from 'node:fs'
 import { resnetError, type ResnetError } from './errors'
 import { cacheRoot, doctor, setup } from './doctor'
-import { evaluate, loadModel, train } from './index'
+import { evaluate, loadModel, serve, train } from './index'
 import { optionSpecs } from './options'
 import type { EpochSummary, LoadOptions, TrainOptions } from './types'
 
@@ -193,6 +193,34 @@ async function runPredict(images: string[], flags: Record<string, unknown>): Pro
   }
 }
 
+async function runServe(flags: Record<string, unknown>): Promise<void> {
+  try {
+    const load: LoadOptions = { maxBatch: flags.maxBatch as number | undefined, maxDelayMs: flags.maxDelayMs as number | undefined }
+    if (flags.device !== undefined) load.device = flags.device as string
+    if (flags.precision !== undefined) load.precision = flags.precision as LoadOptions['precision']
+    const server = await serve(flags.model as string, {
+      host: flags.host as string | undefined,
+      port: flags.port as number | undefined,
+      token: (flags.token as string | undefined) ?? (process.env.RESNET_SERVE_TOKEN || undefined),
+      topK: flags.topK as number | undefined,
+      bodyLimit: flags.bodyLimit as number | undefined,
+      log: flags.log !== false,
+      load,
+    })
+    // Logs go to stdout as JSON lines; the address to stderr, for a person.
+    console.error(`resnet: serving ${server.model.arch} (${server.model.classes.length} classes, ${server.model.device}) on ${server.url}`)
+    const stop = () => {
+      process.off('SIGTERM', stop)
+      process.off('SIGINT', stop)
+      server.close().then(() => process.exit(0), (error) => fail(error, false))
+    }
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
+  } catch (error) {
+    fail(error, false)
+  }
+}
+
 async function runExport(modelDir: string | undefined, flags: Record<string, unknown>): Promise<void> {
   const json = Boolean(flags.json)
   try {
@@ -302,6 +330,22 @@ program
   .option('--json', 'print the result as JSON')
   .argument('<images...>', 'image files')
   .action((images, flags) => runPredict(images, flags))
+
+program
+  .command('serve')
+  .description('Serve a model over HTTP: POST /predict with an image as the body gives its top classes as JSON; GET /health, GET /metadata. Stops on SIGTERM or SIGINT once the requests in flight are answered.')
+  .requiredOption('--model <dir>', 'saved model directory')
+  .option('--host <address>', 'address to bind (default 127.0.0.1; anything else exposes the model: set --token)')
+  .option('--port <n>', 'port (default 8080; 0 picks a free one)', integer)
+  .option('--token <secret>', 'require Authorization: Bearer <secret> on every request but GET /health (default: $RESNET_SERVE_TOKEN)')
+  .option('--top-k <n>', 'classes per prediction unless ?topK= says otherwise (default 5)', integer)
+  .option('--body-limit <bytes>', 'largest image accepted (default 20971520)', integer)
+  .option('--max-batch <n>', 'concurrent requests gathered into one forward pass, at most (default 32; 1: no batching)', integer)
+  .option('--max-delay-ms <ms>', 'how long the oldest request may wait for a fuller batch (default 0)', integer)
+  .option('--device <device>', 'auto | cpu | cuda | cuda:N (default auto)')
+  .option('--precision <mode>', 'auto | fp32 | bf16 (default auto)')
+  .option('--no-log', 'no JSON line per request on stdout')
+  .action((flags) => runServe(flags))
 
 program
   .command('export')

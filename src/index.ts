@@ -5,6 +5,7 @@ import type { Evaluation, EvaluateOptions, ImageInput, Prediction, PredictOption
 
 export { train, TrainingRun, type TrainResult } from './training'
 export { Model, loadModel } from './model'
+export { serve, type Server } from './serve'
 export type { ErrorCode, ResnetError } from './errors'
 export * from './types'
 

@@ -3,7 +3,7 @@
 import type { NativeModel } from '../native/binding'
 import { native } from './errors'
 import { binding } from './native'
-import type { Arch, Augmentation, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess, ResizeMode, Tensor } from './types'
+import type { Arch, Augmentation, Batching, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess, ResizeMode, Tensor } from './types'
 import { optionSpec } from './options'
 import { boolean, integer, invalid, nonEmptyString, knownKeys } from './validate'
 
@@ -86,6 +86,13 @@ export class Model {
     await native(this.#native.exportOnnx(path))
   }
 
+  /** How concurrent predict / embed / logits calls are gathered into forward passes
+   *  (LoadOptions.maxBatch, maxDelayMs), and what that has done so far: calls answered, passes
+   *  run, images in them, the largest pass. */
+  get batching(): Batching {
+    return this.#native.batching
+  }
+
   /** Frees the model's native memory now; later calls fail with ERR_INVALID_OPTION. */
   dispose(): void {
     this.#native.dispose()
@@ -121,13 +128,15 @@ function checkInputs(input: ImageInput | ImageInput[]): ImageInput[] {
 
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
   nonEmptyString('dir', dir)
-  knownKeys('loadModel options', options, ['device', 'channelsLast', 'precision'])
+  knownKeys('loadModel options', options, ['device', 'channelsLast', 'precision', 'maxBatch', 'maxDelayMs'])
   // JavaScript types only; the core checks the values, with the words of training's options.
   for (const name of ['device', 'precision'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'string') invalid(optionSpec(name).expected, name, options[name])
   }
   const channelsLast = boolean('channelsLast', options.channelsLast) ?? true
-  return new Model(await native(binding().loadModel(dir, options.device ?? 'auto', channelsLast, options.precision ?? 'auto')))
+  const maxBatch = integer('maxBatch', options.maxBatch, 1, 4096)
+  const maxDelayMs = integer('maxDelayMs', options.maxDelayMs, 0, 10_000)
+  return new Model(await native(binding().loadModel(dir, options.device ?? 'auto', channelsLast, options.precision ?? 'auto', maxBatch, maxDelayMs)))
 }
 
 /** A Model, or the directory of a saved one. */

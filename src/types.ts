@@ -303,4 +303,41 @@ export interface LoadOptions {
    *  (convolutions in bfloat16, softmax and outputs in float32) and float32 on the CPU;
    *  'fp32' keeps float32 everywhere. @default 'auto' */
   precision?: 'auto' | 'fp32' | 'bf16'
+  /** Concurrent predict / embed / logits calls on the model are gathered into one forward
+   *  pass of up to this many images (a call of more images runs alone); 1 turns batching off.
+   *  Each caller gets exactly its own results. @default 32 */
+  maxBatch?: number
+  /** How long the oldest waiting call may be held back for a fuller batch, in milliseconds.
+   *  At 0 a lone call runs at once and the calls arriving during a pass form the next batch.
+   *  @default 0 */
+  maxDelayMs?: number
+}
+
+export interface Batching {
+  maxBatch: number
+  maxDelayMs: number
+  /** Calls answered through the batcher (a call of more than maxBatch images runs alone). */
+  calls: number
+  /** Forward passes run for them: fewer than calls when batching gathered some. */
+  passes: number
+  images: number
+  largestBatch: number
+}
+
+export interface ServeOptions {
+  /** The address to bind; anything but loopback exposes the model to the network (set a
+   *  `token`). @default '127.0.0.1' */
+  host?: string
+  /** 0 picks a free port (see Server.url). @default 8080 */
+  port?: number
+  /** When set, every request but GET /health needs `Authorization: Bearer <token>`. */
+  token?: string
+  /** The largest request body accepted, in bytes; a larger one gets 413. @default 20 MiB */
+  bodyLimit?: number
+  /** Classes per prediction unless the request's `?topK=` says otherwise. @default 5 */
+  topK?: number
+  /** One JSON line per request on stdout (fastify's logger). @default true */
+  log?: boolean
+  /** How to load the model when a directory is given (batching, device, precision). */
+  load?: LoadOptions
 }

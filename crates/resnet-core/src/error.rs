@@ -91,6 +91,24 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The same error again, for each of several callers that one failure concerns (a batch
+    /// gathered from many calls): same variant, same code, same message.
+    pub fn duplicate(&self) -> Error {
+        match self {
+            Error::InvalidOption(message) => Error::InvalidOption(message.clone()),
+            Error::Dataset { message, path } => Error::Dataset { message: message.clone(), path: path.clone() },
+            Error::ImageDecode { path, reason } => Error::ImageDecode { path: path.clone(), reason: reason.clone() },
+            Error::ModelFile { path, reason } => Error::ModelFile { path: path.clone(), reason: reason.clone() },
+            Error::Libtorch(message) => Error::Libtorch(message.clone()),
+            Error::OutOfMemory(message) => Error::OutOfMemory(message.clone()),
+            Error::Aborted => Error::Aborted,
+            Error::Distributed { rank, reason } => Error::Distributed { rank: *rank, reason: reason.clone() },
+            Error::Io { action, path, source } => Error::Io { action, path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) },
+        }
+    }
+}
+
 impl From<tch::TchError> for Error {
     fn from(error: tch::TchError) -> Self {
         Error::from_libtorch(&error.to_string())

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::host_reads::to_host;
 use crate::metrics::{Evaluation, OutcomeRows, RunningTally, SampleOutcome, Tally};
 use crate::model::layout::channels_last;
+use crate::model::meta::ModelMeta;
 use crate::model::saved::SavedModel;
 use crate::precision::{maybe_autocast, AutotuningPaused};
 use rayon::prelude::*;
@@ -17,8 +18,10 @@ use std::sync::Arc;
 use tch::nn::ModuleT;
 use tch::Tensor;
 
+pub mod batching;
+
 /// Images per forward pass when predicting on many inputs.
-const PREDICT_BATCH: usize = 64;
+pub const PREDICT_BATCH: usize = 64;
 
 #[derive(Debug, Clone)]
 pub enum ImageInput {
@@ -71,23 +74,30 @@ impl SavedModel {
         let device_input = self.device_input()?;
         let mut results = Vec::with_capacity(inputs.len());
         for (chunk_index, chunk) in inputs.chunks(PREDICT_BATCH).enumerate() {
-            let pixels = self.decode_inputs(chunk, chunk_index * PREDICT_BATCH)?;
+            let pixels = decode_inputs(&self.meta, chunk, chunk_index * PREDICT_BATCH)?;
             let input = device_input.images(&pixels, chunk.len())?;
-            let probabilities = to_host(&self.class_scores(&input, tta)?.f_softmax(1, tch::Kind::Float)?)?;
-            let (values, indices) = probabilities.f_topk(k as i64, 1, true, true)?;
-            let values = Vec::<f64>::try_from(values.f_to_kind(tch::Kind::Double)?.f_flatten(0, -1)?)?;
-            let indices = Vec::<i64>::try_from(indices.f_flatten(0, -1)?)?;
-            for row in 0..chunk.len() {
-                let ranked = (0..k)
+            results.extend(self.ranked(&self.class_scores(&input, tta)?, k)?);
+        }
+        Ok(results)
+    }
+
+    /// The `k` most probable classes of each row of `scores` (`[n, classes]`, read as logits).
+    pub(crate) fn ranked(&self, scores: &Tensor, k: usize) -> Result<Vec<Vec<Prediction>>> {
+        let probabilities = to_host(&scores.f_softmax(1, tch::Kind::Float)?)?;
+        let (values, indices) = probabilities.f_topk(k as i64, 1, true, true)?;
+        let values = Vec::<f64>::try_from(values.f_to_kind(tch::Kind::Double)?.f_flatten(0, -1)?)?;
+        let indices = Vec::<i64>::try_from(indices.f_flatten(0, -1)?)?;
+        let rows = indices.len() / k.max(1);
+        Ok((0..rows)
+            .map(|row| {
+                (0..k)
                     .map(|rank| {
                         let index = indices[row * k + rank] as usize;
                         Prediction { label: self.meta.classes[index].clone(), index, probability: values[row * k + rank] }
                     })
-                    .collect();
-                results.push(ranked);
-            }
-        }
-        Ok(results)
+                    .collect()
+            })
+            .collect())
     }
 
     /// The pooled features before the classifier (512 or 2048 numbers per input), for
@@ -106,7 +116,7 @@ impl SavedModel {
     /// and normalised as `model.json` says. Returns the elements and the shape.
     pub fn preprocess(&self, inputs: &[ImageInput]) -> Result<(Vec<f32>, [usize; 4])> {
         let side = self.meta.image_size as usize;
-        let pixels = self.decode_inputs(inputs, 0)?;
+        let pixels = decode_inputs(&self.meta, inputs, 0)?;
         let tensor = normalised_cpu_tensor(&pixels, inputs.len(), self.meta.image_size, &self.meta.preprocess, false)?;
         Ok((Vec::<f32>::try_from(tensor.f_flatten(0, -1)?)?, [inputs.len(), 3, side, side]))
     }
@@ -136,12 +146,9 @@ impl SavedModel {
         let device_input = self.device_input()?;
         let mut rows = Vec::with_capacity(inputs.len());
         for (chunk_index, chunk) in inputs.chunks(PREDICT_BATCH).enumerate() {
-            let pixels = self.decode_inputs(chunk, chunk_index * PREDICT_BATCH)?;
+            let pixels = decode_inputs(&self.meta, chunk, chunk_index * PREDICT_BATCH)?;
             let input = device_input.images(&pixels, chunk.len())?;
-            let rows_out = to_host(&self.run_network(&input, output)?)?.f_contiguous()?;
-            let width = rows_out.size().last().copied().unwrap_or(0).max(1) as usize;
-            let flat = Vec::<f32>::try_from(rows_out.f_flatten(0, -1)?)?;
-            rows.extend(flat.chunks_exact(width).map(<[f32]>::to_vec));
+            rows.extend(host_rows(&self.run_network(&input, output)?)?);
         }
         Ok(rows)
     }
@@ -150,7 +157,7 @@ impl SavedModel {
     /// augmentation (`tta`, fastai's `tta` without its crops) the log of the mean of the image's
     /// and its mirror image's softmax, which softmax, top-k and cross-entropy read as they read
     /// logits.
-    fn class_scores(&self, input: &Tensor, tta: bool) -> Result<Tensor> {
+    pub(crate) fn class_scores(&self, input: &Tensor, tta: bool) -> Result<Tensor> {
         let logits = self.run_network(input, Output::Logits)?;
         if !tta {
             return Ok(logits);
@@ -158,31 +165,6 @@ impl SavedModel {
         let mirrored = self.run_network(&input.f_flip([3])?, Output::Logits)?;
         let mean = (logits.f_softmax(1, tch::Kind::Float)? + mirrored.f_softmax(1, tch::Kind::Float)?) / 2.0;
         Ok(mean.f_log()?)
-    }
-
-    fn decode_inputs(&self, inputs: &[ImageInput], offset: usize) -> Result<Vec<u8>> {
-        let (size, mode) = (self.meta.image_size, self.meta.preprocess.resize);
-        let image_bytes = (size as usize).pow(2) * 3;
-        let decoded: Vec<Result<Vec<u8>>> = inputs
-            .par_iter()
-            .enumerate()
-            .map(|(position, input)| {
-                let image = match input {
-                    ImageInput::Path(path) => decode_path(path, needed_shorter_side(size, mode)),
-                    ImageInput::Bytes(bytes) => decode_bytes(bytes, needed_shorter_side(size, mode)),
-                };
-                let mut out = vec![0u8; image_bytes];
-                image
-                    .and_then(|image| resize_into(&image, size, mode, &mut out))
-                    .map(|()| out)
-                    .map_err(|reason| Error::ImageDecode { path: input.describe(offset + position), reason })
-            })
-            .collect();
-        let mut pixels = Vec::with_capacity(image_bytes * inputs.len());
-        for image in decoded {
-            pixels.extend_from_slice(&image?);
-        }
-        Ok(pixels)
     }
 
     /// Accumulated metrics over the `order` entries of `samples`, prepared by `pipeline`, with
@@ -253,6 +235,42 @@ impl SavedModel {
         let tally = self.evaluate_pass(samples, order, batch_size, pipeline, pool, tta, &mut |_, skip| on_skip(skip), None)?;
         Ok(tally.summary(&self.meta.classes))
     }
+}
+
+/// The rows of a `[n, width]` output, copied to the host.
+pub(crate) fn host_rows(output: &Tensor) -> Result<Vec<Vec<f32>>> {
+    let output = to_host(output)?.f_contiguous()?;
+    let width = output.size().last().copied().unwrap_or(0).max(1) as usize;
+    let flat = Vec::<f32>::try_from(output.f_flatten(0, -1)?)?;
+    Ok(flat.chunks_exact(width).map(<[f32]>::to_vec).collect())
+}
+
+/// Decodes and resizes `inputs` as `meta` says, in parallel on rayon's pool: their pixels,
+/// one image after the other (HWC, 8 bits). A bad input fails the whole call with
+/// `ERR_IMAGE_DECODE` naming it (as the `offset + position`th buffer when it is one).
+pub fn decode_inputs(meta: &ModelMeta, inputs: &[ImageInput], offset: usize) -> Result<Vec<u8>> {
+    let (size, mode) = (meta.image_size, meta.preprocess.resize);
+    let image_bytes = (size as usize).pow(2) * 3;
+    let decoded: Vec<Result<Vec<u8>>> = inputs
+        .par_iter()
+        .enumerate()
+        .map(|(position, input)| {
+            let image = match input {
+                ImageInput::Path(path) => decode_path(path, needed_shorter_side(size, mode)),
+                ImageInput::Bytes(bytes) => decode_bytes(bytes, needed_shorter_side(size, mode)),
+            };
+            let mut out = vec![0u8; image_bytes];
+            image
+                .and_then(|image| resize_into(&image, size, mode, &mut out))
+                .map(|()| out)
+                .map_err(|reason| Error::ImageDecode { path: input.describe(offset + position), reason })
+        })
+        .collect();
+    let mut pixels = Vec::with_capacity(image_bytes * inputs.len());
+    for image in decoded {
+        pixels.extend_from_slice(&image?);
+    }
+    Ok(pixels)
 }
 
 /// `dir/test` or `dir/val` when present, else `dir` itself.

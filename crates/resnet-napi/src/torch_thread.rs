@@ -32,8 +32,14 @@ fn queue() -> Option<Sender<Job>> {
     Some(sender.clone())
 }
 
+/// Queues `job` on the torch thread; false when that thread is not running. `job` must not
+/// panic (wrap fallible work in `guarded`).
+pub fn spawn(job: impl FnOnce() + Send + 'static) -> bool {
+    queue().is_some_and(|sender| sender.send(Box::new(job)).is_ok())
+}
+
 /// What settles a promise on the JavaScript thread: builds the JavaScript value there.
-type Resolver<V> = Box<dyn FnOnce(Env) -> napi::Result<V>>;
+pub type Resolver<V> = Box<dyn FnOnce(Env) -> napi::Result<V>>;
 
 /// Runs `work` on the torch thread (panics caught as ERR_LIBTORCH) and returns a promise of
 /// `present(output)`, which runs on the JavaScript thread (where napi values may be made), or
@@ -53,7 +59,7 @@ where
         Ok(output) => deferred.resolve(Box::new(move |_env| present(output))),
         Err(error) => deferred.reject(error),
     });
-    let queued = queue().is_some_and(|sender| sender.send(job).is_ok());
+    let queued = spawn(job);
     if !queued {
         unqueued.reject(to_napi(resnet_core::Error::Libtorch("the inference thread is not running".into())));
     }

@@ -3,6 +3,7 @@
 //! through a Node-style callback. `NativeTraining.abort()` stops it within one batch.
 use crate::errors::{guarded, to_napi};
 use crate::model::NativeModel;
+use resnet_core::inference::batching::BatchLimits;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
@@ -114,7 +115,7 @@ pub fn start_training(
                 stopped_early: outcome.stopped_early,
                 history: outcome.history,
                 review: outcome.review,
-                model: Some(NativeModel::wrap(outcome.model)),
+                model: Some(NativeModel::wrap(outcome.model, BatchLimits::default())),
                 timings: outcome.timings,
             })
         },
