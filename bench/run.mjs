@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { peakTreeRss } from './rss.mjs'
 import { describeRow, makeRow } from './rows.mjs'
+import { runtimeInfo } from '../dist/index.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 process.chdir(root)
@@ -27,8 +28,8 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 const machine = `${cores} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, no GPU`
-// Whether precision 'auto' takes bf16 on this processor (as device::cpu_has_native_bf16 decides).
-const bf16Here = process.arch === 'x64' && /\bavx512_bf16\b/.test(readFileSync('/proc/cpuinfo', 'utf8'))
+// Whether precision 'auto' takes bf16 on this processor (native bf16 that measured faster).
+const bf16Here = runtimeInfo().cpuAutoBf16
 
 const pythonPath = execFileSync('bash', ['bench/setup-python.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim()
 // Both sides: libtorch's huge pages for large CPU tensors (the facade turns them on by default)
@@ -79,7 +80,7 @@ for (let round = 1; round <= size.rounds; round++) {
     const sides = (steps[arch] ??= { pytorch: [], pytorchBf16: [], projectDefault: [], contiguous: [], channelsLast: [], channelsLastUncached: [] })
     sides.pytorch.push((await run(`round ${round}: PyTorch ${arch} step`, ...python('pytorch_train_step.py', common))).rows[0].imagesPerSecond)
     sides.pytorchBf16.push((await run(`round ${round}: PyTorch ${arch} step, bf16 autocast + channels_last`, ...python('pytorch_train_step.py', [...common, '--bf16', '--channels-last']))).rows[0].imagesPerSecond)
-    // The project as a user gets it: precision 'auto' (bf16 autocast where the CPU has native bf16).
+    // The project as a user gets it: precision 'auto' (bf16 autocast where the CPU has native bf16 that measured faster).
     sides.projectDefault.push((await run(`round ${round}: project ${arch} step, defaults`, 'bash', [...cargoExample('train-step-bench'), ...common, '--layout', 'channels-last', '--precision', 'auto'])).rows[0].imagesPerSecond)
     sides.contiguous.push((await run(`round ${round}: project ${arch} step, contiguous`, 'bash', [...cargoExample('train-step-bench'), ...common, '--layout', 'contiguous'])).rows[0].imagesPerSecond)
     sides.channelsLast.push((await run(`round ${round}: project ${arch} step, channels_last`, 'bash', [...cargoExample('train-step-bench'), ...common, '--layout', 'channels-last'])).rows[0].imagesPerSecond)

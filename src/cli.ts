@@ -316,7 +316,7 @@ program
   .requiredOption('--data <dir>', 'folder to evaluate on')
   .option('--batch-size <n>', 'images per batch (default 64)', integer)
   .option('--tta', 'test-time augmentation: average each image with its mirror image')
-  .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 on CUDA and on CPUs with native bf16)')
+  .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 on CUDA and on CPUs where it measures faster)')
   .option('--json', 'print the result as JSON')
   .action((flags) => runEvaluate(flags))
 
@@ -326,7 +326,7 @@ program
   .requiredOption('--model <dir>', 'saved model directory')
   .option('--top-k <n>', 'classes to show per image (default 5)', integer)
   .option('--tta', 'test-time augmentation: average each image with its mirror image')
-  .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 on CUDA and on CPUs with native bf16)')
+  .option('--precision <mode>', 'auto | fp32 | bf16 (default auto: bf16 on CUDA and on CPUs where it measures faster)')
   .option('--json', 'print the result as JSON')
   .argument('<images...>', 'image files')
   .action((images, flags) => runPredict(images, flags))

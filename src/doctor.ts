@@ -110,7 +110,7 @@ export function doctor(): DoctorReport {
     report.cuda = { available: info.cudaAvailable, devices: info.cudaDeviceCount, cudnn: info.cudnnAvailable }
     report.cpu = { threads: info.threads, nativeBf16: info.cpuNativeBf16 }
     report.precisionAuto = {
-      cpu: info.cpuNativeBf16 ? 'bf16 autocast (the processor has native bf16)' : 'fp32',
+      cpu: info.cpuAutoBf16 ? 'bf16 autocast (native bf16, measured faster than fp32 here)' : info.cpuNativeBf16 ? 'fp32 (native bf16, but measured slower than fp32 here)' : 'fp32',
       cuda: info.cudaAvailable ? 'bf16 autocast' : null,
     }
     if (report.gpus.length > 0 && !info.cudaAvailable) {

@@ -1,6 +1,6 @@
 // resnet-napi: train, evaluate and deploy ResNet image classifiers from Node.js.
 import { Model, loadModel, resolveModel } from './model'
-import { binding } from './native'
+import { binding, loadBinding } from './native'
 import type { Evaluation, EvaluateOptions, ImageInput, Prediction, PredictOptions } from './types'
 
 export { train, TrainingRun, type TrainResult } from './training'
@@ -26,7 +26,14 @@ export async function evaluate(model: Model | string, data: string, options?: Ev
   return (await resolveModel(model)).evaluate(data, options)
 }
 
+/** Loads libtorch and the addon without holding the event loop (in a worker thread; about
+ *  0.5 s). loadModel() does this itself; train(), which checks its options at once, and
+ *  runtimeInfo(), which answers at once, load them on the calling thread unless this ran first. */
+export async function preload(): Promise<void> {
+  await loadBinding()
+}
+
 /** What the loaded libtorch offers (CUDA availability, threads). Loads the addon. */
-export function runtimeInfo(): { cudaAvailable: boolean; cudaDeviceCount: number; cudnnAvailable: boolean; threads: number; cpuNativeBf16: boolean } {
+export function runtimeInfo(): { cudaAvailable: boolean; cudaDeviceCount: number; cudnnAvailable: boolean; threads: number; cpuNativeBf16: boolean; cpuAutoBf16: boolean } {
   return binding().runtimeInfo()
 }

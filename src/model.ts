@@ -2,7 +2,7 @@
 // model.json, never from the caller.
 import type { NativeModel } from '../native/binding'
 import { native } from './errors'
-import { binding } from './native'
+import { loadBinding } from './native'
 import type { Arch, Augmentation, Batching, Evaluation, EvaluateOptions, ImageInput, LoadOptions, Prediction, PredictOptions, Preprocess, ResizeMode, Tensor } from './types'
 import { optionSpec } from './options'
 import { boolean, integer, invalid, nonEmptyString, knownKeys } from './validate'
@@ -136,7 +136,8 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const channelsLast = boolean('channelsLast', options.channelsLast) ?? true
   const maxBatch = integer('maxBatch', options.maxBatch, 1, 4096)
   const maxDelayMs = integer('maxDelayMs', options.maxDelayMs, 0, 10_000)
-  return new Model(await native(binding().loadModel(dir, options.device ?? 'auto', channelsLast, options.precision ?? 'auto', maxBatch, maxDelayMs)))
+  const addon = await loadBinding()
+  return new Model(await native(addon.loadModel(dir, options.device ?? 'auto', channelsLast, options.precision ?? 'auto', maxBatch, maxDelayMs)))
 }
 
 /** A Model, or the directory of a saved one. */

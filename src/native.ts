@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { constants, homedir } from 'node:os'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import type * as Binding from '../native/binding'
 import { resnetError } from './errors'
 
@@ -87,13 +88,37 @@ function loadFailure(error: unknown, looked: string[]): Error {
   return resnetError('ERR_LIBTORCH', message, error)
 }
 
-export function binding(): NativeBinding {
-  if (cached) return cached
+let loading: Promise<NativeBinding> | undefined
+
+/** The addon, loaded without holding the event loop: a worker thread loads libtorch and the
+ *  addon first (the dynamic linking and libtorch's static initialisers take 0.35-0.65 s),
+ *  after which this thread's own load finds both in the process and takes milliseconds.
+ *  Whatever fails in the worker is left to `binding()`, which reports it as ERR_LIBTORCH. */
+export function loadBinding(): Promise<NativeBinding> {
+  if (cached) return Promise.resolve(cached)
+  loading ??= new Promise<void>((resolve) => {
+    setEnvironment()
+    // runtimeInfo() there too: on a CPU with native bf16 it measures once whether bf16 pays off
+    // (about 50 ms), which the process then knows.
+    const worker = new Worker(`require(${JSON.stringify(__filename)}).binding().runtimeInfo()`, { eval: true, stdout: true, stderr: true })
+    worker.once('error', () => resolve())
+    worker.once('exit', () => resolve())
+  }).then(() => binding())
+  return loading
+}
+
+/** Set before libtorch loads, in the process's own environment (a worker's is a copy). */
+function setEnvironment(): void {
   // libtorch backs large CPU tensors (a normalised batch is ~50 MB) with transparent huge
   // pages when this is set: fresh batch memory then costs a few page faults instead of
   // thousands (cached epochs on the CPU ran 2.8x faster here). Read once by libtorch, at its
   // first allocation; a user's own setting wins.
   process.env.THP_MEM_ALLOC_ENABLE ??= '1'
+}
+
+export function binding(): NativeBinding {
+  if (cached) return cached
+  setEnvironment()
   const path = process.env.RESNET_NAPI_BINDING ?? '../native/binding.cjs'
   try {
     cached = require(path) as NativeBinding

@@ -1,7 +1,7 @@
 // An HTTP server for a model, on fastify: POST /predict with an image's bytes gives its top-k
 // classes as JSON; GET /health and GET /metadata. Concurrent requests share forward passes
 // through the model's batcher (LoadOptions.maxBatch). One JSON log line per request.
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { timingSafeEqual } from 'node:crypto'
 import { Model, loadModel } from './model'
 import type { ErrorCode, ResnetError } from './errors'
@@ -37,6 +37,8 @@ export async function serve(modelOrDir: Model | string, options: ServeOptions = 
   const owned = !(modelOrDir instanceof Model)
   const model = modelOrDir instanceof Model ? modelOrDir : await loadModel(nonEmptyString('model', modelOrDir), options.load ?? {})
 
+  // Loaded here, not at import: fastify takes about 60 ms to load, which only a server needs.
+  const { default: Fastify, LogController } = await import('fastify')
   // fastify's own two lines per request are replaced by one, written when the response is sent.
   const app = Fastify({ logger: log, logController: new LogController({ disableRequestLogging: true }), bodyLimit, return503OnClosing: true })
   app.removeAllContentTypeParsers()

@@ -215,7 +215,7 @@ pub const TRAIN_OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "pretrained", kind: Kind::Text, default: DefaultText::None, help: "fine-tune from 'imagenet' (torchvision's weights, downloaded once), a torchvision state_dict (.safetensors) or a saved model directory" },
     OptionSpec { name: "freezeEpochs", kind: integer(0, EPOCHS_MAX), default: Resolved, help: "with pretrained: epochs training only the new head first" },
     OptionSpec { name: "bodyLrFactor", kind: number(Above(0.0), AtMost(1.0)), default: Resolved, help: "with pretrained: the body's learning rate relative to the head's" },
-    OptionSpec { name: "precision", kind: Kind::Choice(Precision::names), default: Resolved, help: "auto: bf16 autocast on CUDA and on CPUs with native bf16, float32 elsewhere" },
+    OptionSpec { name: "precision", kind: Kind::Choice(Precision::names), default: Resolved, help: "auto: bf16 autocast on CUDA and on CPUs with native bf16 where it measures faster, float32 elsewhere" },
     OptionSpec { name: "channelsLast", kind: Kind::Boolean, default: Resolved, help: "channels-last memory layout (faster with oneDNN and cuDNN)" },
     OptionSpec { name: "classWeights", kind: Kind::Choice(ClassWeights::names), default: Resolved, help: "balanced: weigh each class inversely to its image count" },
     OptionSpec { name: "freezeBatchNorm", kind: Kind::Boolean, default: Resolved, help: "keep batch norm as it is while the rest trains (FrozenBatchNorm2d)" },
