@@ -156,8 +156,9 @@ test('resnet setup --cpu installs the CPU-only build, libtorch alone, from the i
   t.regex(stderr, /Installing torch==2\.11\.0, PyTorch's CPU-only build from http:\/\/127\.0\.0\.1:\d+\/simple/)
   t.regex(stderr, /\d+\.\d MB of \d+\.\d MB {2}\d+\.\d MB\/s/, 'the same progress line as the CUDA build')
   t.true(existsSync(join(cache, 'torch-2.11.0-cpu', '.complete')))
-  // libtorch alone: no dependencies (sympy is not on the index), no Python sources.
-  t.deepEqual(readdirSync(torch).sort(), ['include', 'lib', 'version.py'])
+  // libtorch's libraries alone: no dependencies (sympy is not on the index), no Python sources,
+  // no headers.
+  t.deepEqual(readdirSync(torch).sort(), ['lib', 'version.py'])
   t.deepEqual(readdirSync(join(torch, 'lib')), ['libtorch.so'])
   t.false(existsSync(join(cache, 'torch-2.11.0')), 'the CUDA build is not installed')
   t.false(index.requests.some((r) => /sympy/.test(r.url)), 'no dependency was looked up')

@@ -8,8 +8,9 @@
 #   --cuda: PyPI's build (CUDA 13.0; its nvidia-* wheels, about 4.5 GB, are needed to load
 #           even without a GPU), into ${RESNET_NAPI_CACHE:-$HOME/.cache/resnet-napi}/torch-2.11.0
 #   --cpu:  PyTorch's CPU-only build from PyTorch's own index (https://download.pytorch.org/whl/cpu),
-#           libtorch alone (no Python dependencies, no Python sources; about 200 MB to download),
-#           into .../torch-2.11.0-cpu
+#           libtorch's libraries alone, to run the prebuilt addon (no Python dependencies, no
+#           Python sources, no C++ headers; about 200 MB to download), into .../torch-2.11.0-cpu.
+#           Building from source needs the headers: it uses the CUDA build (with-libtorch.sh).
 # The variant may also come from RESNET_NAPI_TORCH (cpu, cuda or auto) and the index from
 # RESNET_NAPI_TORCH_INDEX_URL (as pip's --index-url; for --cuda pip's own settings apply
 # otherwise, PIP_INDEX_URL included). The default, auto: the CUDA build where an NVIDIA driver
@@ -121,9 +122,10 @@ install() {
     return 2
   fi
   if [[ "$variant" == cpu ]]; then
-    # libtorch alone: the addon loads torch/lib, builds read torch/include, and `resnet doctor`
-    # reads torch/version.py; nothing imports torch in Python from this folder.
-    find "$target.partial/torch" -mindepth 1 -maxdepth 1 ! -name lib ! -name include ! -name version.py -exec rm -rf {} + || exit 1
+    # The libraries alone: the prebuilt addon loads torch/lib and `resnet doctor` reads
+    # torch/version.py; nothing imports torch in Python from this folder, and nothing builds
+    # against it (the headers are 62 MB).
+    find "$target.partial/torch" -mindepth 1 -maxdepth 1 ! -name lib ! -name version.py -exec rm -rf {} + || exit 1
     rm -f "$target.partial/torch/lib/libtorch_python.so"
   fi
   # Called as `install ... || status=$?`, where bash ignores `set -e`: each step checks itself.
