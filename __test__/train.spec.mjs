@@ -5,7 +5,7 @@ import { readFileSync, rmSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { makeDataset, sampleJpeg, CLASSES } from '../scripts/make-dataset.mjs'
-import { resnet } from './helpers.mjs'
+import { predictionsAgree, resnet } from './helpers.mjs'
 
 const work = mkdtempSync(join(tmpdir(), 'resnet-train-'))
 const data = join(work, 'shapes')
@@ -156,9 +156,10 @@ test('embed gives the pooled features; 200 concurrent predicts agree; dispose fr
   t.true(batch[0].every((value, i) => Math.abs(value - one[i]) < 1e-4))
 
   const inputs = ['disc', 'square', 'stripes'].map((kind) => join(data, 'test', kind, `${kind}-003.jpg`))
-  const expected = await Promise.all(inputs.map((input) => model.predict(input, { topK: 2 })))
+  const expected = []
+  for (const input of inputs) expected.push(await model.predict(input, { topK: 2 }))
   const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => model.predict(inputs[i % 3], { topK: 2 })))
-  answers.forEach((answer, i) => t.deepEqual(answer, expected[i % 3]))
+  answers.forEach((answer, i) => t.true(predictionsAgree(answer, expected[i % 3]), `answer ${i}: ${JSON.stringify(answer)}`))
 
   model.dispose()
   const error = await t.throwsAsync(model.predict(path))
