@@ -3,7 +3,8 @@
 //! (libtorch's fused Adam kernels, unsetting gradients) and csrc/cpu_allocator.cpp (a CPU
 //! allocator that keeps freed large blocks for reuse) and csrc/distributed.cpp (c10d's
 //! process groups and DDP's Reducer) and csrc/staging.cpp (page-locked memory without the
-//! deprecated device argument) into a static library that needs nothing of libtorch_cuda;
+//! deprecated device argument) and csrc/fused_conv.cpp (oneDNN's fused, prepacked
+//! convolutions for CPU inference) into a static library that needs nothing of libtorch_cuda;
 //! c10d's NCCL backend apart, as libresnet_nccl.so; and links the examples with libtorch_cuda.
 //! DEP_TCH_LIBTORCH_LIB comes from torch-sys, a direct dependency for that reason.
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc/cpu_allocator.cpp");
     println!("cargo:rerun-if-changed=csrc/distributed.cpp");
     println!("cargo:rerun-if-changed=csrc/staging.cpp");
+    println!("cargo:rerun-if-changed=csrc/fused_conv.cpp");
     println!("cargo:rerun-if-changed=csrc/nccl_backend.cpp");
     println!("cargo:rerun-if-changed=csrc/nccl_backend.h");
     println!("cargo:rerun-if-changed=csrc/guarded.h");
@@ -35,6 +37,7 @@ fn main() {
         .file("csrc/cpu_allocator.cpp")
         .file("csrc/distributed.cpp")
         .file("csrc/staging.cpp")
+        .file("csrc/fused_conv.cpp")
         // ProcessGroupGloo.hpp is compiled only with this set, and includes gloo's headers
         // (from Debian's libgloo-dev; see csrc/distributed.cpp for why that is safe).
         .define("USE_C10D_GLOO", None)

@@ -67,9 +67,11 @@ fn main() -> resnet_core::Result<()> {
         convert_to_channels_last(&model.vs)?;
         input = channels_last(&input)?;
     }
+    let folding = Instant::now();
     if fold {
         model.fold_batch_norm()?;
     }
+    let fold_seconds = folding.elapsed().as_secs_f64();
     let labels = Tensor::f_randint(args.classes, [args.batch_size], (Kind::Int64, device))?;
     let mut optimizer = Optimizer::new(&model.vs, OptimizerConfig::new(OptimizerKind::Adam))?;
     let settings =
@@ -96,7 +98,7 @@ fn main() -> resnet_core::Result<()> {
         "{}",
         serde_json::json!({
             "arch": args.arch, "batchSize": args.batch_size, "imageSize": args.image_size,
-            "layout": args.layout, "device": args.device, "precision": args.precision, "mode": args.mode, "folded": fold,
+            "layout": args.layout, "device": args.device, "precision": args.precision, "mode": args.mode, "folded": fold, "foldSeconds": fold_seconds,
             "steps": args.steps, "seconds": seconds,
             "imagesPerSecond": images_per_second, "threads": tch::get_num_threads(),
             "cpuCache": { "cachedBytes": cache.cached_bytes, "hits": cache.hits, "misses": cache.misses },

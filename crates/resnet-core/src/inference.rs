@@ -132,8 +132,8 @@ impl SavedModel {
         let _tuning = self.shapes.tune_if_repeated(self.device(), &input.size())?;
         let result = maybe_autocast(self.infers_in_bf16(), self.device(), || {
             Ok(match (&self.folded, output) {
-                (Some(folded), Output::Logits) => folded.logits(&input),
-                (Some(folded), Output::Features) => folded.features(&input),
+                (Some(folded), Output::Logits) => folded.logits(&input)?,
+                (Some(folded), Output::Features) => folded.features(&input)?,
                 (None, Output::Logits) => self.net.forward_t(&input, false),
                 (None, Output::Features) => self.net.features_t(&input, false),
             })

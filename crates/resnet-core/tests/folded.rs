@@ -3,6 +3,9 @@
 mod common;
 use common::randomise_batch_norm;
 use resnet_core::inference::Output;
+use resnet_core::model::folded::FoldedResNet;
+use resnet_core::model::fused_conv;
+use resnet_core::model::layout;
 use resnet_core::{Arch, Precision, Preprocess, SavedModel};
 use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
@@ -49,4 +52,61 @@ fn folded_batch_norm_gives_the_unfolded_outputs_for_every_arch() {
         let difference = (refolded - model.run_network(&input, Output::Logits).unwrap()).abs().max().double_value(&[]);
         assert!(difference < 1e-4, "{}: refolded after a layout change differs by {difference}", arch.name());
     }
+}
+
+/// On the CPU in float32 a loaded model infers on oneDNN's fused, prepacked convolutions
+/// (this libtorch has oneDNN); its logits stay within 1e-4 of the plain folded network's, for
+/// every arch, both layouts, a lone image and a batch, and at another image size than the one
+/// the weights were packed for.
+#[test]
+fn fused_convolutions_give_the_plain_folded_outputs() {
+    let _alone = common::alone();
+    assert!(fused_conv::enabled(), "this libtorch has oneDNN: the fused convolutions should be on");
+    tch::manual_seed(5);
+    for arch in Arch::ALL {
+        let classes = (0..5).map(|i| format!("c{i}")).collect();
+        let mut model = SavedModel::new(arch, classes, 64, Preprocess::standard(), None, Device::Cpu).unwrap();
+        model.precision = Precision::Fp32;
+        randomise_batch_norm(&model);
+        // Running statistics drawn towards the activations' own, as in the test above.
+        let calibration = Tensor::randn([3, 3, 64, 64], (Kind::Float, Device::Cpu));
+        tch::no_grad(|| {
+            for _ in 0..20 {
+                let _ = model.net.forward_t(&calibration, true);
+            }
+        });
+        for channels_last in [false, true] {
+            model.set_channels_last(channels_last).unwrap();
+            model.fold_batch_norm().unwrap();
+            assert!(model.folded.as_ref().unwrap().is_fused(), "{}: the CPU float32 model should run fused", arch.name());
+            let plain = FoldedResNet::new(&model.vs, arch).unwrap();
+            assert!(!plain.is_fused());
+            for (batch, side) in [(1, 64), (3, 64), (2, 96)] {
+                let mut input = Tensor::randn([batch, 3, side, side], (Kind::Float, Device::Cpu));
+                if channels_last {
+                    input = layout::channels_last(&input).unwrap();
+                }
+                let fused = model.run_network(&input, Output::Logits).unwrap();
+                let expected = tch::no_grad(|| plain.logits(&input)).unwrap();
+                let difference = (&fused - &expected).abs().max().double_value(&[]);
+                let scale = expected.abs().max().double_value(&[]);
+                assert!(difference < 1e-4, "{} channels_last={channels_last} batch {batch} {side} px: fused logits differ by {difference} (largest {scale})", arch.name());
+                assert!(expected.abs().max().double_value(&[]) > 1e-2, "{}: logits too small to compare", arch.name());
+            }
+        }
+    }
+}
+
+/// A fused convolution that libtorch refuses (an input with the wrong number of channels)
+/// comes back as an error with libtorch's message, never as a crash.
+#[test]
+fn a_refused_fused_convolution_is_an_error() {
+    let _alone = common::alone();
+    let classes = vec!["a".to_string(), "b".to_string()];
+    let mut model = SavedModel::new(Arch::Resnet18, classes, 32, Preprocess::standard(), None, Device::Cpu).unwrap();
+    model.precision = Precision::Fp32;
+    model.fold_batch_norm().unwrap();
+    let wrong = Tensor::randn([1, 4, 32, 32], (Kind::Float, Device::Cpu));
+    let error = model.run_network(&wrong, Output::Logits).unwrap_err().to_string();
+    assert!(error.contains("fused convolution failed"), "{error}");
 }

@@ -3,8 +3,10 @@
 //! eps)` and `shift = bias - mean * scale`, so a convolution `w` followed by it equals one
 //! convolution with weight `w * scale` and bias `shift`. That removes a pass over every
 //! activation map (about a third of the layers). Built from the model's weights by their
-//! torchvision names; the model keeps its own weights for saving, export and training.
+//! torchvision names; the model keeps its own weights for saving, export and training. For
+//! float32 on the CPU, `packed` moves it onto oneDNN's fused convolutions.
 use super::blocks::{BlockKind, BATCH_NORM_EPSILON};
+use super::fused_conv::{self, Geometry};
 use super::layout::{channels_last, is_channels_last};
 use super::resnet::layout;
 use crate::model::arch::Arch;
@@ -16,14 +18,24 @@ use tch::{Kind, Tensor};
 /// A convolution with its batch norm folded in.
 #[derive(Debug)]
 struct FoldedConv {
-    weight: Tensor,
+    weights: Weights,
     bias: Tensor,
-    stride: i64,
-    padding: i64,
+    geometry: Geometry,
+}
+
+/// A folded convolution's weight: plain, or packed for oneDNN's fused convolutions (see
+/// `fused_conv`) twice, as oneDNN lays weights out for a lone image unlike for a batch: a
+/// resnet50 on weights packed for batch 1 takes 1.5-2x longer over a batch of 16, and on
+/// weights packed for a batch 3x longer over one image (any batch of 2 or more shares one
+/// layout; measured on the 2-core AVX2 machine, docs/NOTES.md).
+#[derive(Debug)]
+enum Weights {
+    Plain(Tensor),
+    Packed { single: Tensor, batched: Tensor },
 }
 
 impl FoldedConv {
-    /// The convolution `conv` (a `.weight` name prefix) followed by the batch norm `bn`.
+    /// The plain convolution `conv` (a `.weight` name prefix) followed by the batch norm `bn`.
     fn new(weights: &HashMap<String, Tensor>, conv: &str, bn: &str, stride: i64) -> Result<Self> {
         let get = |name: String| weights.get(&name).ok_or_else(|| Error::Libtorch(format!("cannot fold batch norm: no {name}")));
         let weight = get(format!("{conv}.weight"))?;
@@ -37,12 +49,72 @@ impl FoldedConv {
             folded = channels_last(&folded)?;
         }
         let bias = double(beta)?.f_sub(&double(mean)?.f_mul(&scale)?)?.f_to_kind(weight.kind())?;
-        let padding = weight.size()[2] / 2;
-        Ok(FoldedConv { weight: folded, bias, stride, padding })
+        let geometry = Geometry { stride, padding: weight.size()[2] / 2 };
+        Ok(FoldedConv { weights: Weights::Plain(folded), bias, geometry })
     }
 
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.conv2d(&self.weight, Some(&self.bias), [self.stride; 2], [self.padding; 2], [1, 1], 1)
+    /// The side of this convolution's output for an input `side` pixels square.
+    fn output_side(&self, side: i64) -> i64 {
+        // Kernels are odd and square, padded by half their side: k = 2 * padding + 1.
+        let Geometry { stride, padding } = self.geometry;
+        (side + 2 * padding - (2 * padding + 1)) / stride + 1
+    }
+
+    /// The same convolution with its weight packed for the fused convolutions, on inputs
+    /// `side` pixels square.
+    fn packed(self, side: i64) -> Result<Self> {
+        let Weights::Plain(weight) = &self.weights else { return Ok(self) };
+        let channels = weight.size()[1];
+        let single = fused_conv::pack(weight, self.geometry, [1, channels, side, side])?;
+        let batched = fused_conv::pack(weight, self.geometry, [2, channels, side, side])?;
+        Ok(FoldedConv { weights: Weights::Packed { single, batched }, ..self })
+    }
+
+    /// The convolution, then ReLU when `relu`.
+    fn forward(&self, xs: &Tensor, relu: bool) -> Result<Tensor> {
+        let weight = match &self.weights {
+            Weights::Plain(weight) => weight,
+            Weights::Packed { single, batched } => {
+                return fused_conv::conv(xs, packed_for(xs, single, batched), &self.bias, self.geometry, relu);
+            }
+        };
+        let mut output = self.plain(xs, weight)?;
+        if relu {
+            let _ = output.f_relu_()?;
+        }
+        Ok(output)
+    }
+
+    /// `ReLU(convolution + residual)`, the end of a residual block; `residual` is used up.
+    fn forward_add_relu(&self, xs: &Tensor, residual: Tensor) -> Result<Tensor> {
+        let weight = match &self.weights {
+            Weights::Plain(weight) => weight,
+            Weights::Packed { single, batched } => {
+                return fused_conv::conv_add_relu(residual, xs, packed_for(xs, single, batched), &self.bias, self.geometry);
+            }
+        };
+        let mut output = self.plain(xs, weight)?;
+        let _ = output.f_add_(&residual)?;
+        let _ = output.f_relu_()?;
+        Ok(output)
+    }
+
+    fn plain(&self, xs: &Tensor, weight: &Tensor) -> Result<Tensor> {
+        let Geometry { stride, padding } = self.geometry;
+        Ok(xs.f_conv2d(weight, Some(&self.bias), [stride; 2], [padding; 2], [1, 1], 1)?)
+    }
+
+    fn is_fused(&self) -> bool {
+        matches!(self.weights, Weights::Packed { .. })
+    }
+}
+
+/// The packed weight laid out for `xs`'s batch size.
+fn packed_for<'a>(xs: &Tensor, single: &'a Tensor, batched: &'a Tensor) -> &'a Tensor {
+    if xs.size().first() == Some(&1) {
+        single
+    } else {
+        batched
     }
 }
 
@@ -53,21 +125,35 @@ struct FoldedBlock {
 }
 
 impl FoldedBlock {
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        let last = self.convs.len() - 1;
+    /// The block's output; `xs` is used up (its memory may hold the output).
+    fn forward(&self, xs: Tensor) -> Result<Tensor> {
+        let Some((last, inner)) = self.convs.split_last() else { return Ok(xs) };
         let mut branch = xs.shallow_clone();
-        for (index, conv) in self.convs.iter().enumerate() {
-            branch = conv.forward(&branch);
-            if index != last {
-                let _ = branch.relu_();
-            }
+        for conv in inner {
+            branch = conv.forward(&branch, true)?;
         }
-        branch += match &self.downsample {
-            Some(downsample) => downsample.forward(xs),
-            None => xs.shallow_clone(),
+        let residual = match &self.downsample {
+            Some(downsample) => downsample.forward(&xs, false)?,
+            None => xs,
         };
-        let _ = branch.relu_();
-        branch
+        last.forward_add_relu(&branch, residual)
+    }
+
+    /// The block with its convolutions packed for inputs `side` pixels square.
+    fn packed(self, side: i64) -> Result<Self> {
+        let downsample = self.downsample.map(|conv| conv.packed(side)).transpose()?;
+        let mut convs = Vec::with_capacity(self.convs.len());
+        let mut conv_side = side;
+        for conv in self.convs {
+            let next = conv.output_side(conv_side);
+            convs.push(conv.packed(conv_side)?);
+            conv_side = next;
+        }
+        Ok(FoldedBlock { convs, downsample })
+    }
+
+    fn output_side(&self, side: i64) -> i64 {
+        self.convs.iter().fold(side, |side, conv| conv.output_side(side))
     }
 }
 
@@ -112,19 +198,40 @@ impl FoldedResNet {
         Ok(FoldedResNet { stem, blocks, fc_weight: fc("fc.weight")?, fc_bias: fc("fc.bias")? })
     }
 
-    /// The pooled features before the classifier: `[batch, width]`.
-    pub fn features(&self, xs: &Tensor) -> Tensor {
-        let mut x = self.stem.forward(xs);
-        let _ = x.relu_();
-        x = x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
-        for block in &self.blocks {
-            x = block.forward(&x);
+    /// The same network on oneDNN's fused convolutions (`fused_conv`), its weights packed for
+    /// inputs `image_size` pixels square (other sizes still work). Only for float32 weights
+    /// on the CPU, where `fused_conv::enabled()`.
+    pub fn packed(self, image_size: i64) -> Result<Self> {
+        let _guard = tch::no_grad_guard();
+        let after_stem = self.stem.output_side(image_size);
+        let stem = self.stem.packed(image_size)?;
+        // The max pooling after the stem: 3x3, stride 2, padding 1.
+        let mut side = (after_stem + 2 - 3) / 2 + 1;
+        let mut blocks = Vec::with_capacity(self.blocks.len());
+        for block in self.blocks {
+            let next = block.output_side(side);
+            blocks.push(block.packed(side)?);
+            side = next;
         }
-        x.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+        Ok(FoldedResNet { stem, blocks, ..self })
+    }
+
+    /// Whether the network runs on the fused convolutions (`packed`).
+    pub fn is_fused(&self) -> bool {
+        self.stem.is_fused()
+    }
+
+    /// The pooled features before the classifier: `[batch, width]`.
+    pub fn features(&self, xs: &Tensor) -> Result<Tensor> {
+        let mut x = self.stem.forward(xs, true)?.f_max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)?;
+        for block in &self.blocks {
+            x = block.forward(x)?;
+        }
+        Ok(x.f_adaptive_avg_pool2d([1, 1])?.f_flatten(1, -1)?)
     }
 
     /// The classifier's outputs.
-    pub fn logits(&self, xs: &Tensor) -> Tensor {
-        self.features(xs).linear(&self.fc_weight, Some(&self.fc_bias))
+    pub fn logits(&self, xs: &Tensor) -> Result<Tensor> {
+        Ok(self.features(xs)?.f_linear(&self.fc_weight, Some(&self.fc_bias))?)
     }
 }

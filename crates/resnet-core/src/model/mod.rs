@@ -2,6 +2,7 @@
 pub mod arch;
 pub mod blocks;
 pub mod folded;
+pub mod fused_conv;
 pub mod layout;
 pub mod meta;
 pub mod resnet;
