@@ -148,6 +148,14 @@ row('predict latency: project defaults vs PyTorch with bf16 autocast + channels_
 row('predict throughput, batches of 64 JPEG paths, resnet34, 256 px, project defaults vs PyTorch eager fp32', 'img/s', median(predict.projectImagesPerSecond), median(predict.pytorchImagesPerSecond), true, 1.5)
 row('predict throughput: project defaults vs PyTorch with bf16 autocast + channels_last', 'img/s', median(predict.projectImagesPerSecond), median(predict.pytorchBf16ImagesPerSecond), true, null)
 
+// 4a. Inference against onnxruntime-node (bench/inference_onnx.mjs, its own result files):
+// model.logits() on JPEG buffers, decoding included, against session.run() on the prepared input.
+const inference = (await run('inference vs onnxruntime-node', process.execPath, ['bench/inference_onnx.mjs', '--rounds', String(size.rounds)])).rows.filter((r) => r.kind === 'inference_onnx')
+for (const r of inference) {
+  row(`inference ${r.arch}, batch ${r.batch}, ${r.imageSize} px, fp32: project model.logits() on JPEG buffers (decoding included, ${r.decodeMs.toFixed(1)} ms of it) vs onnxruntime-node session.run() on the prepared input (the PyTorch column)`, 'ms', r.projectMs, r.onnxMs, false, 1.0)
+  row(`inference ${r.arch}, batch ${r.batch}: project before the fused convolutions (RESNET_NAPI_FUSED_CONV=0) vs onnxruntime-node`, 'ms', r.projectUnfusedMs, r.onnxMs, false, null)
+}
+
 // 4b. The event loop while training in the same process (bench/event-loop.mjs), idle and busy.
 const loop = (await run('event loop while training', process.execPath, ['bench/event-loop.mjs', ...(quick ? ['--quick'] : [])])).rows
 for (const busy of [false, true]) {
@@ -197,7 +205,7 @@ const report = {
   gpu: 'not run: no GPU machine was lent to this session (see docs/results for the GPU runs)',
   rows: results,
   rounds: size.rounds,
-  details: { trainingSteps: steps, trainingEpochs: epochs, pytorchEpochs: torchEpochs, pytorchBf16Epoch: one(torchBf16.rows, 'pytorch_epoch'), predict, eventLoop: loop, distributed: ranks, scaling: rates },
+  details: { trainingSteps: steps, trainingEpochs: epochs, pytorchEpochs: torchEpochs, pytorchBf16Epoch: one(torchBf16.rows, 'pytorch_epoch'), predict, inference, eventLoop: loop, distributed: ranks, scaling: rates },
 }
 mkdirSync('bench/results', { recursive: true })
 writeFileSync('bench/results/latest.json', JSON.stringify(report, null, 2) + '\n')
