@@ -2,6 +2,7 @@
 // and bf16 measured faster than float32 (runtimeInfo says which), 'fp32' is the float32 path, and bf16 logits stay close to
 // float32's and rank alike. A loaded model folds batch norm and computes as the trained one.
 import test from 'ava'
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeDataset, sampleJpeg } from '../scripts/make-dataset.mjs'
@@ -47,4 +48,38 @@ test('precision auto, fp32 and bf16 at load: bf16 logits are close to fp32 and r
   t.true(largest > 0, 'bf16 computes differently')
   t.true(largest < 0.25, `bf16 logits differ by ${largest}`)
   await t.throwsAsync(resnet.loadModel(output, { precision: 'fp16' }), { code: 'ERR_INVALID_OPTION', message: /precision/ })
+})
+
+test('fp32 inference on the CPU runs the fused convolutions; RESNET_NAPI_FUSED_CONV=0 runs plain ones with the same logits within 1e-4', async (t) => {
+  const dir = temporaryDir(t)
+  const data = join(dir, 'shapes')
+  makeDataset(data, { train: 4, test: 1, maxSize: 64 })
+  const output = join(dir, 'model')
+  const { model: trained } = await resnet.train({ data, output, arch: 'resnet18', imageSize: 40, epochs: 1, batchSize: 6, device: 'cpu', seed: 3, precision: 'fp32' })
+  trained.dispose()
+  const images = [sampleJpeg('disc'), sampleJpeg('square')]
+  // The PyPI wheel's libtorch is built with oneDNN, so the fused path is on by default.
+  t.true(resnet.runtimeInfo().cpuFusedConv)
+  const model = await resnet.loadModel(output, { device: 'cpu', precision: 'fp32' })
+  const fused = (await model.logits(images)).map((row) => [...row])
+  model.dispose()
+  // The switch is read once per process: the plain side runs in a child.
+  const script = `
+    const resnet = require(${JSON.stringify(join(import.meta.dirname, '..', 'dist', 'index.js'))})
+    resnet.loadModel(${JSON.stringify(output)}, { device: 'cpu', precision: 'fp32' }).then(async (model) => {
+      const images = ${JSON.stringify(images.map((image) => image.toString('base64')))}.map((b64) => Buffer.from(b64, 'base64'))
+      const logits = (await model.logits(images)).map((row) => [...row])
+      console.log(JSON.stringify({ fusedConv: resnet.runtimeInfo().cpuFusedConv, logits }))
+      model.dispose()
+    })`
+  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, RESNET_NAPI_FUSED_CONV: '0' }, timeout: 120_000 })
+  t.is(child.status, 0, child.stderr)
+  const plain = JSON.parse(child.stdout.trim().split('\n').at(-1))
+  t.false(plain.fusedConv)
+  let largest = 0
+  for (const [i, row] of plain.logits.entries()) {
+    for (const [j, value] of row.entries()) largest = Math.max(largest, Math.abs(value - fused[i][j]))
+  }
+  t.log(`fused against plain convolutions: largest logit difference ${largest.toExponential(2)}`)
+  t.true(largest < 1e-4, `fused logits differ by ${largest}`)
 })

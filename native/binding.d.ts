@@ -264,6 +264,11 @@ export interface RuntimeInfo {
    * faster than float32 here.
    */
   cpuAutoBf16: boolean
+  /**
+   * Whether float32 inference on the CPU runs oneDNN's fused, prepacked convolutions (this
+   * libtorch has them and RESNET_NAPI_FUSED_CONV is not 0).
+   */
+  cpuFusedConv: boolean
 }
 
 export declare function startTraining(options: Record<string, unknown>, onEvent: (event: NativeTrainingEvent) => void, onDone: (error: Error | null, result: NativeTrainResult) => void): NativeTraining

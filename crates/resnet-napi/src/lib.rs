@@ -23,6 +23,9 @@ pub struct RuntimeInfo {
     /// Whether `precision: 'auto'` runs bf16 autocast on the CPU: native bf16 that also measured
     /// faster than float32 here.
     pub cpu_auto_bf16: bool,
+    /// Whether float32 inference on the CPU runs oneDNN's fused, prepacked convolutions (this
+    /// libtorch has them and RESNET_NAPI_FUSED_CONV is not 0).
+    pub cpu_fused_conv: bool,
 }
 
 #[napi(catch_unwind)]
@@ -34,5 +37,6 @@ pub fn runtime_info() -> RuntimeInfo {
         threads: resnet_core::device::thread_count() as i32,
         cpu_native_bf16: resnet_core::device::cpu_has_native_bf16(),
         cpu_auto_bf16: resnet_core::precision::cpu_bf16_pays_off(),
+        cpu_fused_conv: resnet_core::model::fused_conv::enabled(),
     }
 }
