@@ -20,12 +20,19 @@ test('runtimeInfo names the CPU path that precision auto takes', (t) => {
   if (!info.cpuNativeBf16) t.false(info.cpuAutoBf16)
 })
 
-test('precision auto, fp32 and bf16 at load: bf16 logits are close to fp32 and rank alike', async (t) => {
+/** A resnet18 trained one epoch in fp32 on generated shapes (`perClass` training images per
+ *  class), saved in a temporary folder: its path and the model train() returned. */
+async function trainedInFp32(t, { perClass, imageSize, batchSize, seed }) {
   const dir = temporaryDir(t)
   const data = join(dir, 'shapes')
-  makeDataset(data, { train: 8, test: 2, maxSize: 80 })
+  makeDataset(data, { train: perClass, test: 1, maxSize: 80 })
   const output = join(dir, 'model')
-  const { model: trained } = await resnet.train({ data, output, arch: 'resnet18', imageSize: 48, epochs: 1, batchSize: 8, device: 'cpu', seed: 2, precision: 'fp32' })
+  const { model } = await resnet.train({ data, output, arch: 'resnet18', imageSize, epochs: 1, batchSize, device: 'cpu', seed, precision: 'fp32' })
+  return { output, trained: model }
+}
+
+test('precision auto, fp32 and bf16 at load: bf16 logits are close to fp32 and rank alike', async (t) => {
+  const { output, trained } = await trainedInFp32(t, { perClass: 8, imageSize: 48, batchSize: 8, seed: 2 })
   const images = [sampleJpeg('disc'), sampleJpeg('stripes'), sampleJpeg('square')]
   const logits = async (precision) => {
     const model = await resnet.loadModel(output, { device: 'cpu', precision })
@@ -51,11 +58,7 @@ test('precision auto, fp32 and bf16 at load: bf16 logits are close to fp32 and r
 })
 
 test('fp32 inference on the CPU runs the fused convolutions; RESNET_NAPI_FUSED_CONV=0 runs plain ones with the same logits within 1e-4', async (t) => {
-  const dir = temporaryDir(t)
-  const data = join(dir, 'shapes')
-  makeDataset(data, { train: 4, test: 1, maxSize: 64 })
-  const output = join(dir, 'model')
-  const { model: trained } = await resnet.train({ data, output, arch: 'resnet18', imageSize: 40, epochs: 1, batchSize: 6, device: 'cpu', seed: 3, precision: 'fp32' })
+  const { output, trained } = await trainedInFp32(t, { perClass: 4, imageSize: 40, batchSize: 6, seed: 3 })
   trained.dispose()
   const images = [sampleJpeg('disc'), sampleJpeg('square')]
   // The PyPI wheel's libtorch is built with oneDNN, so the fused path is on by default.
