@@ -48,14 +48,33 @@ extern "C" {
 pub const FUSED_CONV_VAR: &str = "RESNET_NAPI_FUSED_CONV";
 
 /// Whether CPU inference uses the fused convolutions: this libtorch has them (it was built
-/// with oneDNN) and `RESNET_NAPI_FUSED_CONV` is not `0`. Decided once per process.
+/// with oneDNN), they run (a build may declare the operators without a CPU kernel for them),
+/// and `RESNET_NAPI_FUSED_CONV` is not `0`. Decided once per process.
 pub fn enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
     *ENABLED.get_or_init(|| {
         let wanted = std::env::var(FUSED_CONV_VAR).map_or(true, |value| value.trim() != "0");
         // SAFETY: a call without arguments; the C++ side catches every exception.
-        wanted && unsafe { resnet_fused_conv_available() } == 1
+        wanted && unsafe { resnet_fused_conv_available() } == 1 && runs().is_ok()
     })
+}
+
+/// Packs a 3x3 convolution and runs both fused forms once on a tiny input (constant tensors:
+/// libtorch's random generator is left alone, so seeded runs stay as they were).
+fn runs() -> Result<()> {
+    let _guard = tch::no_grad_guard();
+    let options = (tch::Kind::Float, tch::Device::Cpu);
+    let geometry = Geometry { stride: 1, padding: 1 };
+    let weight = pack(&Tensor::f_ones([4, 4, 3, 3], options)?, geometry, [1, 4, 5, 5])?;
+    let (input, bias) = (Tensor::f_ones([1, 4, 5, 5], options)?, Tensor::f_zeros([4], options)?);
+    let inner = conv(&input, &weight, &bias, geometry, true)?;
+    let summed = conv_add_relu(Tensor::f_ones([1, 4, 5, 5], options)?, &inner, &weight, &bias, geometry)?;
+    // An all-ones 3x3 convolution of 4 channels over ones gives 36 away from the border; the
+    // second one over those gives 4 * 9 * 36 = 1296 at the centre, plus the residual's 1.
+    match summed.f_double_value(&[0, 0, 2, 2])? {
+        value if value == 4.0 * 9.0 * 36.0 + 1.0 => Ok(()),
+        value => Err(Error::Libtorch(format!("the fused convolutions computed {value} where 1297 was expected"))),
+    }
 }
 
 /// The geometry of one convolution: a square kernel, the same stride and padding both ways.
