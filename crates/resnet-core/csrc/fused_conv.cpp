@@ -52,8 +52,9 @@ int resnet_fused_conv_available() noexcept {
 }
 
 // `*weight` (float32, [out, in, k, k]) reordered for the convolutions below with `stride` and
-// `padding` on inputs of `input_size` (NCHW, `input_dims` numbers; the batch size does not
-// change the layout chosen), in `*out`: an opaque oneDNN tensor only they can read.
+// `padding` on inputs of `input_size` (NCHW, `input_dims` numbers; oneDNN may choose another
+// layout for a batch of one than for larger ones), in `*out`: an opaque oneDNN tensor only
+// they can read.
 int resnet_fused_conv_pack(const at::Tensor* weight, int64_t stride, int64_t padding, const int64_t* input_size, size_t input_dims,
                            at::Tensor** out, char* error, size_t error_len) noexcept {
   return resnet::guarded(error, error_len, [&] {

@@ -27,7 +27,7 @@ struct FoldedConv {
 /// `fused_conv`) twice, as oneDNN lays weights out for a lone image unlike for a batch: a
 /// resnet50 on weights packed for batch 1 takes 1.5-2x longer over a batch of 16, and on
 /// weights packed for a batch 3x longer over one image (any batch of 2 or more shares one
-/// layout; measured on the 2-core AVX2 machine, docs/NOTES.md).
+/// layout; measured on a 2-core AVX-512 Xeon, docs/NOTES.md "Serving").
 #[derive(Debug)]
 enum Weights {
     Plain(Tensor),
