@@ -5,8 +5,8 @@
 //! The torchvision side runs in Python (tests/parity/torchvision_side.py) with the
 //! PYTHONPATH in RESNET_NAPI_TEST_PYTHONPATH, which scripts/test.sh sets from
 //! bench/setup-python.sh (torch 2.11.0, torchvision 0.26.0, safetensors).
-mod common;
-use common::randomise_batch_norm;
+use crate::common;
+use crate::common::randomise_batch_norm;
 use resnet_core::model::saved::SavedModel;
 use resnet_core::inference::Output;
 use resnet_core::{Arch, Precision, Preprocess};
@@ -46,6 +46,7 @@ fn logits(model: &mut SavedModel, input: &Tensor) -> Tensor {
 
 #[test]
 fn torchvision_weights_load_here_and_give_the_same_logits() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     python("export", dir.path());
     let input = input(dir.path());
@@ -68,6 +69,7 @@ fn torchvision_weights_load_here_and_give_the_same_logits() {
 
 #[test]
 fn models_saved_here_load_into_torchvision_and_give_the_same_logits() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     python("export", dir.path()); // for input.safetensors
     let input = input(dir.path());

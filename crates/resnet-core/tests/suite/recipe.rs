@@ -1,4 +1,5 @@
 //! What the recipes set, and the balanced class weights.
+use crate::common;
 use resnet_core::{ClassWeights, ScheduleKind};
 use resnet_core::{DataSource, OptimizerKind, Recipe, ResizeMode, TrainConfig};
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ fn config() -> TrainConfig {
 
 #[test]
 fn the_default_is_the_standard_recipe_and_the_notebook_recipe_is_the_notebooks() {
+    let _alone = common::alone();
     let mut config = config();
     assert_eq!(config.optimizer.kind, OptimizerKind::AdamW);
     assert_eq!((config.learning_rate, config.optimizer.weight_decay, config.label_smoothing), (0.003, 0.05, 0.1));
@@ -40,6 +42,7 @@ fn the_default_is_the_standard_recipe_and_the_notebook_recipe_is_the_notebooks()
 
 #[test]
 fn balanced_class_weights_are_images_over_classes_times_class_images() {
+    let _alone = common::alone();
     assert_eq!(ClassWeights::Equal.weights(&[2, 20, 20]), None);
     // 42 images, 3 classes: 42 / 6 = 7 and 42 / 60 = 0.7.
     let weights = ClassWeights::Balanced.weights(&[2, 20, 20]).unwrap();

@@ -8,7 +8,7 @@
 //!   default, which cost about 8 points on real photos; this is the check that catches it.
 //!
 //! Python side: tests/parity/train_step_side.py (PYTHONPATH from RESNET_NAPI_TEST_PYTHONPATH).
-mod common;
+use crate::common;
 
 use resnet_core::model::layout::{channels_last, convert_to_channels_last};
 use resnet_core::model::saved::SavedModel;

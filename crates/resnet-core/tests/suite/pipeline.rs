@@ -1,6 +1,6 @@
 //! The loader's pipeline: the cache changes speed, never results; random crops are
 //! reproducible per (seed, epoch, sample); the stratified split is seeded and complete.
-mod common;
+use crate::common;
 use resnet_core::{Augment, CacheMode, ResizeMode};
 use resnet_core::data::cache::ImageCache;
 use resnet_core::data::folder::{class_names, scan_split, stratified_split, Sample};
@@ -21,6 +21,7 @@ fn one_class(count: usize) -> (TempDir, Vec<Sample>) {
 
 #[test]
 fn the_cache_changes_nothing_but_speed() {
+    let _alone = common::alone();
     let (_root, samples) = one_class(6);
     for augment in [None, Some(Augment::standard())] {
         let cached = pipeline(augment.clone(), CacheMode::Memory(None), samples.len());
@@ -41,6 +42,7 @@ fn the_cache_changes_nothing_but_speed() {
 /// Normalised batches in channels_last memory order hold the same values as NCHW ones.
 #[test]
 fn channels_last_batches_hold_the_same_values() {
+    let _alone = common::alone();
     use resnet_core::Preprocess;
     use resnet_core::data::loader::load_batch;
     let (_root, samples) = one_class(5);
@@ -59,6 +61,7 @@ fn channels_last_batches_hold_the_same_values() {
 
 #[test]
 fn a_full_cache_stops_adding() {
+    let _alone = common::alone();
     let (_root, samples) = one_class(4);
     let one_image = 32 * 32 * 3;
     let bounded = pipeline(None, CacheMode::Memory(Some(one_image * 2 + 10)), samples.len());
@@ -70,6 +73,7 @@ fn a_full_cache_stops_adding() {
 
 #[test]
 fn stratified_split_is_seeded_complete_and_per_class() {
+    let _alone = common::alone();
     let root = tempfile::tempdir().unwrap();
     common::write_class(&root.path().join("a"), 0, 10, 1);
     common::write_class(&root.path().join("b"), 1, 5, 2);
@@ -90,6 +94,7 @@ fn stratified_split_is_seeded_complete_and_per_class() {
 /// far as the cache needs to hold every picture, and never below imageSize.
 #[test]
 fn random_crops_are_cut_from_a_picture_sized_for_the_smallest_crop() {
+    let _alone = common::alone();
     use resnet_core::data::loader::crop_source_side;
     let standard = Augment::standard(); // area 0.35-1
     assert_eq!(crop_source_side(128, &standard, None, 1000), 217); // 128 / sqrt(0.35) = 216.4

@@ -2,7 +2,7 @@
 //! still has its last completed epoch on disk, whole and resumable; a run that runs out of
 //! memory says what it tried and what to lower, leaves no files when no epoch completed, and
 //! the same process trains again; the run reports where its time went.
-mod common;
+use crate::common;
 use resnet_core::fault_injection::fail_step_out_of_memory;
 use resnet_core::model::snapshot::HostSnapshot;
 use resnet_core::train::checkpoint::{self, Progress};
@@ -146,6 +146,7 @@ fn running_out_of_memory_names_what_to_lower_leaves_no_files_and_the_process_tra
 
 #[test]
 fn a_real_allocation_failure_is_out_of_memory_not_a_generic_libtorch_error() {
+    let _alone = common::alone();
     let error: resnet_core::Error = Tensor::f_empty([1i64 << 60], (Kind::Float, Device::Cpu)).unwrap_err().into();
     assert_eq!(error.code(), "ERR_OUT_OF_MEMORY", "{error}");
     let (a, b) = (Tensor::f_zeros([2, 3], (Kind::Float, Device::Cpu)).unwrap(), Tensor::f_zeros([4, 5], (Kind::Float, Device::Cpu)).unwrap());

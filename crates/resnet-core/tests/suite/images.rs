@@ -1,6 +1,6 @@
 //! Every kind of file a real photo folder holds: each decodes correctly or is refused with a
 //! reason, never a panic. JPEGs are decoded at reduced scale when that keeps enough pixels.
-mod common;
+use crate::common;
 use image::{Rgb, RgbImage};
 use resnet_core::data::decode::{decode_bytes, decode_path};
 
@@ -47,6 +47,7 @@ fn mean_colour(image: &RgbImage) -> [f64; 3] {
 
 #[test]
 fn large_jpegs_decode_at_reduced_scale_and_keep_enough_pixels() {
+    let _alone = common::alone();
     let jpeg = rgb_jpeg(1024, 768, None);
     let full = decode_bytes(&jpeg, 0).unwrap();
     assert_eq!(full.dimensions(), (1024, 768));
@@ -65,6 +66,7 @@ fn large_jpegs_decode_at_reduced_scale_and_keep_enough_pixels() {
 
 #[test]
 fn exif_orientation_is_applied() {
+    let _alone = common::alone();
     // Orientation 6: the camera was turned; the picture must be rotated 90 degrees clockwise.
     let rotated = decode_bytes(&rgb_jpeg(64, 32, Some(exif_orientation(6))), 0).unwrap();
     assert_eq!(rotated.dimensions(), (32, 64));
@@ -77,6 +79,7 @@ fn exif_orientation_is_applied() {
 
 #[test]
 fn cmyk_greyscale_sixteen_bit_gif_and_alpha_become_rgb() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     // CMYK JPEG of pure red ink: C=0, M=Y=255, K=0.
     let cmyk: Vec<u8> = std::iter::repeat([0u8, 255, 255, 0]).take(32 * 16).flatten().collect();
@@ -98,6 +101,7 @@ fn cmyk_greyscale_sixteen_bit_gif_and_alpha_become_rgb() {
 
 #[test]
 fn broken_and_hostile_files_are_refused_with_a_reason() {
+    let _alone = common::alone();
     let jpeg = rgb_jpeg(256, 256, None);
     let truncated = decode_bytes(&jpeg[..jpeg.len() / 2], 0);
     assert!(truncated.is_err(), "a truncated JPEG must not pass as an image");
@@ -142,6 +146,7 @@ fn run_length_bmp(width: i32, height: i32, run: u8) -> Vec<u8> {
 
 #[test]
 fn tiny_files_declaring_huge_images_are_refused_before_decoding() {
+    let _alone = common::alone();
     // The same kind of file decodes at an ordinary size: the refusal below is the limit's.
     let small = decode_bytes(&run_length_bmp(300, 200, 5), 32).unwrap();
     assert_eq!(small.dimensions(), (300, 200));
@@ -155,6 +160,7 @@ fn tiny_files_declaring_huge_images_are_refused_before_decoding() {
 
 #[test]
 fn a_jpeg_over_the_pixel_limit_passes_at_the_reduced_scale_it_is_decoded_at() {
+    let _alone = common::alone();
     // 110 megapixels of grey: refused at full size, decoded at 1/8 scale for a 256 px input.
     let (width, height) = (11_000u16, 10_000u16);
     let pixels = vec![128u8; width as usize * height as usize];
@@ -167,6 +173,7 @@ fn a_jpeg_over_the_pixel_limit_passes_at_the_reduced_scale_it_is_decoded_at() {
 
 #[test]
 fn names_with_spaces_and_non_ascii_letters_are_read() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     let class = dir.path().join("chats sauvages");
     std::fs::create_dir_all(&class).unwrap();

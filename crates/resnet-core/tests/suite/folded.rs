@@ -1,7 +1,7 @@
 //! Batch norm folded into the convolutions for inference computes what the unfolded network
 //! does, up to float rounding: for every arch, in both layouts, logits and features.
-mod common;
-use common::randomise_batch_norm;
+use crate::common;
+use crate::common::randomise_batch_norm;
 use resnet_core::inference::Output;
 use resnet_core::model::folded::FoldedResNet;
 use resnet_core::model::fused_conv;

@@ -1,6 +1,6 @@
 //! The training loop end to end on a generated dataset: it learns, saves a loadable model
 //! after every epoch, reports bad files, and stops when asked.
-mod common;
+use crate::common;
 use resnet_core::{train, Recipe, SavedModel, TrainConfig, TrainEvent};
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -2,6 +2,7 @@
 //! learning-rate schedule give the same parameters after several updates, with weight decay
 //! on convolution weights only (batch-norm weights and biases in a group without it).
 //! Python side: tests/parity/optimizer_side.py (PYTHONPATH from RESNET_NAPI_TEST_PYTHONPATH).
+use crate::common;
 use resnet_core::ScheduleKind;
 use resnet_core::model::layout::{convert_to_channels_last, is_channels_last};
 use resnet_core::train::optimizer::Optimizer;
@@ -88,22 +89,26 @@ fn compare(kind: OptimizerKind, nesterov: bool) {
 
 #[test]
 fn adam_matches_torch_optim() {
+    let _alone = common::alone();
     compare(OptimizerKind::Adam, false);
 }
 
 #[test]
 fn adamw_matches_torch_optim() {
+    let _alone = common::alone();
     compare(OptimizerKind::AdamW, false);
 }
 
 #[test]
 fn sgd_with_momentum_and_nesterov_matches_torch_optim() {
+    let _alone = common::alone();
     compare(OptimizerKind::Sgd, false);
     compare(OptimizerKind::Sgd, true);
 }
 
 #[test]
 fn schedules_follow_their_definitions() {
+    let _alone = common::alone();
     let base = 0.1;
     let constant = Schedule::new(ScheduleKind::Constant, 1.0, 10);
     assert!((constant.rate(base, 4, 100) - 0.05).abs() < 1e-12, "linear warm-up");
@@ -123,6 +128,7 @@ fn schedules_follow_their_definitions() {
 /// steps as on standard-layout ones, and leaves the parameters channels_last.
 #[test]
 fn adam_on_channels_last_parameters_matches_the_standard_layout() {
+    let _alone = common::alone();
     let run = |channels_last: bool| {
         let vs = VarStore::new(Device::Cpu);
         let weight = (&vs.root() / "conv1").var_copy("weight", &filled(&[8, 3, 3, 3], 0.3));

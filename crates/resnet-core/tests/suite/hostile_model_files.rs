@@ -1,6 +1,7 @@
 //! Model directories from strangers: every malformed, mismatched or misleading file is refused
 //! with ERR_MODEL_FILE naming the file and the reason, without a crash, a hang, a huge
 //! allocation, a read outside the directory, or running anything (safetensors holds no code).
+use crate::common;
 use resnet_core::model::saved::{SavedModel, META_FILE, WEIGHTS_FILE};
 use resnet_core::{Arch, Preprocess};
 use std::path::{Path, PathBuf};
@@ -78,6 +79,7 @@ fn weights_of(named: &[(String, Tensor)]) -> Vec<u8> {
 
 #[test]
 fn truncated_weights_at_every_stage_are_refused() {
+    let _alone = common::alone();
     let weights = &reference().1;
     let header_end = 8 + u64::from_le_bytes(weights[..8].try_into().unwrap()) as usize;
     let cuts = [0, 1, 7, 8, 9, header_end / 2, header_end - 1, header_end, header_end + 1, weights.len() / 2, weights.len() - 1];
@@ -89,6 +91,7 @@ fn truncated_weights_at_every_stage_are_refused() {
 
 #[test]
 fn malformed_safetensors_headers_are_refused() {
+    let _alone = common::alone();
     let cases: Vec<(Vec<u8>, &str)> = vec![
         // Header length far past the end of the file, and the largest possible.
         (safetensors("{}", b"").iter().copied().enumerate().map(|(i, b)| if i < 8 { 0xFF } else { b }).collect(), "not a valid safetensors file"),
@@ -115,6 +118,7 @@ fn malformed_safetensors_headers_are_refused() {
 
 #[test]
 fn tensors_that_do_not_fit_the_arch_are_refused() {
+    let _alone = common::alone();
     // A transposed classifier, a 1x1 kernel where the arch has 3x3, and a scalar.
     let cases = [
         ("fc.weight", Tensor::zeros([512, 2], (Kind::Float, Device::Cpu)), "expected fc.weight with shape [2, 512]"),
@@ -135,6 +139,7 @@ fn tensors_that_do_not_fit_the_arch_are_refused() {
 
 #[test]
 fn wrong_dtypes_are_refused() {
+    let _alone = common::alone();
     for (kind, found) in [(Kind::Half, "F16"), (Kind::BFloat16, "BF16"), (Kind::Int64, "I64"), (Kind::Uint8, "U8")] {
         let tensor = Tensor::zeros([64], (kind, Device::Cpu));
         let dir = model_dir(Some(&weights_of(&variables_with("bn1.bias", tensor))), None);
@@ -144,6 +149,7 @@ fn wrong_dtypes_are_refused() {
 
 #[test]
 fn invalid_model_json_is_refused() {
+    let _alone = common::alone();
     let cases: Vec<(String, &str)> = vec![
         ("".into(), "model.json is not valid"),
         ("\u{feff}{}".into(), "model.json is not valid"),
@@ -173,6 +179,7 @@ fn invalid_model_json_is_refused() {
 
 #[test]
 fn a_class_count_that_does_not_fit_the_classifier_is_refused() {
+    let _alone = common::alone();
     let three = model_dir(None, Some(&meta_with(|json| json["classes"] = serde_json::json!(["a", "b", "c"]))));
     load_refused(three.path(), &three.path().join(WEIGHTS_FILE), "expected fc.bias with shape [3]");
     // Two million classes would need a 4 GB classifier: refused before anything is allocated.
@@ -183,6 +190,7 @@ fn a_class_count_that_does_not_fit_the_classifier_is_refused() {
 
 #[test]
 fn missing_files_directories_and_special_files_are_refused_without_hanging() {
+    let _alone = common::alone();
     let no_json = model_dir(None, None);
     std::fs::remove_file(no_json.path().join(META_FILE)).unwrap();
     load_refused(no_json.path(), &no_json.path().join(META_FILE), "cannot read");
@@ -218,6 +226,7 @@ fn missing_files_directories_and_special_files_are_refused_without_hanging() {
 
 #[test]
 fn nothing_outside_the_model_directory_is_read() {
+    let _alone = common::alone();
     let (reference_dir, _, _) = reference();
     // model.json has no file names; a field naming one elsewhere is ignored, not followed.
     let pointing = tempfile::tempdir().unwrap();

@@ -4,6 +4,7 @@
 //! inference; its PYTHONPATH comes from RESNET_NAPI_TEST_ONNX_PYTHONPATH, which
 //! scripts/test.sh sets from scripts/setup-onnx-python.sh). That onnxruntime gives the same
 //! logits is tested from JavaScript (__test__/onnx.spec.mjs).
+use crate::common;
 use prost::Message;
 use resnet_core::export::onnx::{export_onnx, onnx_bytes, INPUT_NAME, META_KEY, OPSET, OUTPUT_NAME};
 use resnet_core::export::onnx_proto::ModelProto;
@@ -27,6 +28,7 @@ fn decoded(model: &SavedModel) -> ModelProto {
 
 #[test]
 fn the_graph_holds_every_weight_exactly_and_is_topologically_ordered() {
+    let _alone = common::alone();
     for (arch, convolutions) in [(Arch::Resnet18, 20), (Arch::Resnet50, 53)] {
         let model = model(arch, 4);
         let proto = decoded(&model);
@@ -80,6 +82,7 @@ fn check_with_onnx(file: &Path) -> serde_json::Value {
 
 #[test]
 fn the_file_passes_the_reference_onnx_checker() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     for (arch, classes) in [(Arch::Resnet18, 3), (Arch::Resnet50, 7)] {
         let file = dir.path().join(format!("{}.onnx", arch.name()));
@@ -94,6 +97,7 @@ fn the_file_passes_the_reference_onnx_checker() {
 
 #[test]
 fn export_writes_atomically_and_reports_an_unwritable_path() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     let model = model(Arch::Resnet18, 2);
     let file = dir.path().join("model.onnx");

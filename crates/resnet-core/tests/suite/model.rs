@@ -1,4 +1,5 @@
 //! Every architecture builds with torchvision's parameter names and gives [batch, classes].
+use crate::common;
 use resnet_core::model::resnet::ResNet;
 use resnet_core::Arch;
 use tch::nn::{ModuleT, VarStore};
@@ -6,6 +7,7 @@ use tch::{Device, Kind, Tensor};
 
 #[test]
 fn every_arch_gives_batch_by_classes() {
+    let _alone = common::alone();
     for arch in Arch::ALL {
         let vs = VarStore::new(Device::Cpu);
         let net = ResNet::new(&vs.root(), arch, 7);
@@ -17,6 +19,7 @@ fn every_arch_gives_batch_by_classes() {
 
 #[test]
 fn parameter_names_match_torchvision_state_dict() {
+    let _alone = common::alone();
     // torchvision's state_dict key counts, less the num_batches_tracked buffers (one per BN).
     for (arch, expected) in [(Arch::Resnet18, 122 - 20), (Arch::Resnet50, 320 - 53)] {
         let vs = VarStore::new(Device::Cpu);
@@ -39,6 +42,7 @@ fn parameter_names_match_torchvision_state_dict() {
 
 #[test]
 fn initialisation_follows_torchvision() {
+    let _alone = common::alone();
     tch::manual_seed(0);
     let vs = VarStore::new(Device::Cpu);
     let _net = ResNet::new(&vs.root(), Arch::Resnet18, 10);

@@ -1,6 +1,6 @@
 //! Dataset scanning and decoding: images are recognised by content, bad files are reported
 //! with a reason, labels never silently misalign.
-mod common;
+use crate::common;
 use resnet_core::data::decode::{decode_bytes, decode_path};
 use resnet_core::data::folder::{class_names, scan_split};
 use resnet_core::data::transform::resize_into;
@@ -8,6 +8,7 @@ use resnet_core::ResizeMode;
 
 #[test]
 fn classes_are_sorted_and_files_are_recognised_by_their_bytes() {
+    let _alone = common::alone();
     let root = tempfile::tempdir().unwrap();
     common::write_class(&root.path().join("zebra"), 0, 2, 1);
     common::write_class(&root.path().join("ant/nested/deeper"), 1, 2, 2);
@@ -32,6 +33,7 @@ fn classes_are_sorted_and_files_are_recognised_by_their_bytes() {
 
 #[test]
 fn a_validation_class_missing_from_training_is_an_error() {
+    let _alone = common::alone();
     let root = tempfile::tempdir().unwrap();
     common::write_class(&root.path().join("cat"), 0, 1, 1);
     common::write_class(&root.path().join("dog"), 1, 1, 1);
@@ -65,6 +67,7 @@ fn png_bomb_header() -> Vec<u8> {
 
 #[test]
 fn decoding_refuses_bombs_and_reports_broken_files() {
+    let _alone = common::alone();
     let bomb = decode_bytes(&png_bomb_header(), 0).unwrap_err();
     assert!(bomb.contains("limit"), "{bomb}");
     assert!(decode_bytes(b"", 0).unwrap_err().contains("empty"));
@@ -81,6 +84,7 @@ fn decoding_refuses_bombs_and_reports_broken_files() {
 
 #[test]
 fn greyscale_and_alpha_images_become_rgb() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     let grey = image::GrayImage::from_fn(20, 10, |x, _| image::Luma([(x * 10) as u8]));
     grey.save(dir.path().join("grey.png")).unwrap();

@@ -1,5 +1,6 @@
 //! Saving and loading model directories: same outputs after a round trip, and clear
 //! ERR_MODEL_FILE errors for files that do not fit.
+use crate::common;
 use resnet_core::model::saved::{SavedModel, WEIGHTS_FILE};
 use resnet_core::{Arch, Error, Preprocess};
 use tch::nn::ModuleT;
@@ -16,6 +17,7 @@ fn logits(model: &SavedModel, input: &Tensor) -> Tensor {
 
 #[test]
 fn round_trip_gives_identical_outputs() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     let original = model(3);
     original.save(dir.path()).unwrap();
@@ -36,6 +38,7 @@ fn round_trip_gives_identical_outputs() {
 #[cfg(unix)]
 #[test]
 fn saved_files_get_the_usual_permissions() {
+    let _alone = common::alone();
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain.txt");
@@ -51,6 +54,7 @@ fn saved_files_get_the_usual_permissions() {
 
 #[test]
 fn class_count_mismatch_is_a_model_file_error() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     model(3).save(dir.path()).unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("model.json")).unwrap()).unwrap();
@@ -63,6 +67,7 @@ fn class_count_mismatch_is_a_model_file_error() {
 
 #[test]
 fn truncated_weights_are_a_model_file_error() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     model(2).save(dir.path()).unwrap();
     let path = dir.path().join(WEIGHTS_FILE);
@@ -75,6 +80,7 @@ fn truncated_weights_are_a_model_file_error() {
 
 #[test]
 fn missing_directory_and_bad_json_are_model_file_errors() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     let missing = SavedModel::load(&dir.path().join("nope"), Device::Cpu).unwrap_err();
     assert_eq!(missing.code(), "ERR_MODEL_FILE");
@@ -93,6 +99,7 @@ fn assert_model_file_error(dir: &std::path::Path, expected: &str) {
 
 #[test]
 fn hostile_weight_files_are_model_file_errors() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     model(2).save(dir.path()).unwrap();
     let weights = dir.path().join(WEIGHTS_FILE);
@@ -117,6 +124,7 @@ fn hostile_weight_files_are_model_file_errors() {
 
 #[test]
 fn unknown_arch_and_missing_model_json_are_model_file_errors() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     model(2).save(dir.path()).unwrap();
     let meta = dir.path().join("model.json");

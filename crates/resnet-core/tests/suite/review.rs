@@ -1,5 +1,6 @@
 //! The training report's data: per-sample outcomes agree with the tallied metrics, and the
 //! review keeps the highest-loss samples first with small JPEG thumbnails.
+use crate::common;
 use image::{Rgb, RgbImage};
 use resnet_core::data::folder::Sample;
 use resnet_core::metrics::{OutcomeRows, RunningTally, SampleOutcome, Tally};
@@ -8,6 +9,7 @@ use tch::Tensor;
 
 #[test]
 fn sample_outcomes_agree_with_the_tally() {
+    let _alone = common::alone();
     let logits = Tensor::from_slice(&[2.0f32, 1.0, 0.0, 0.0, 3.0, 1.0, 1.0, 0.0, 0.5, 0.2, 0.1, 4.0]).view([4, 3]);
     let labels = Tensor::from_slice(&[0i64, 2, 0, 2]);
     let mut running = RunningTally::new(3, tch::Device::Cpu).unwrap();
@@ -38,6 +40,7 @@ fn sample_outcomes_agree_with_the_tally() {
 /// costs one copy, and adds up top-1, top-5 and the confusion matrix over batches.
 #[test]
 fn the_running_tally_shows_what_was_added_before_each_read() {
+    let _alone = common::alone();
     let classes: Vec<String> = (0..6).map(|i| format!("c{i}")).collect();
     let mut running = RunningTally::new(6, tch::Device::Cpu).unwrap();
     // Row i ranks class (i + r) % 6 at place r: class i first, then i + 1, ...
@@ -68,6 +71,7 @@ fn write_image(path: &std::path::Path, width: u32, height: u32) {
 
 #[test]
 fn the_review_keeps_the_highest_losses_first_with_small_thumbnails() {
+    let _alone = common::alone();
     let dir = tempfile::tempdir().unwrap();
     let wide = dir.path().join("wide.png");
     let small = dir.path().join("small.jpg");

@@ -1,6 +1,6 @@
 //! Fine-tuning from pretrained weights (fastai's freeze-then-unfreeze recipe), the
 //! channels_last layout and bf16 autocast.
-mod common;
+use crate::common;
 use resnet_core::model::layout::is_channels_last;
 use resnet_core::model::weights;
 use resnet_core::precision::AutocastBf16;
