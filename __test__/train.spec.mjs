@@ -86,8 +86,10 @@ test('predict takes a path, a Buffer or an array; probabilities sum to 1', async
   t.true(Math.abs(byPath.reduce((sum, p) => sum + p.probability, 0) - 1) < 1e-5)
   t.true(byPath[0].probability >= byPath[1].probability)
 
+  // Equal up to float rounding: the addon's kernels may block their sums differently from one
+  // call to the next (docs/NOTES.md, "Batched results round differently").
   const byBuffer = await model.predict(readFileSync(discPath), { topK: 3 })
-  t.deepEqual(byBuffer, byPath)
+  t.true(predictionsAgree(byBuffer, byPath), `${JSON.stringify(byBuffer)} vs ${JSON.stringify(byPath)}`)
 
   const batch = await model.predict([discPath, sampleJpeg('stripes'), sampleJpeg('square')], { topK: 1 })
   t.is(batch.length, 3)
@@ -95,7 +97,7 @@ test('predict takes a path, a Buffer or an array; probabilities sum to 1', async
   // image (oneDNN picks kernels by shape): the same class, probabilities within float rounding.
   t.is(batch[0].length, 1)
   t.like(batch[0][0], { index: byPath[0].index, label: byPath[0].label })
-  t.true(Math.abs(batch[0][0].probability - byPath[0].probability) < 1e-6, `${batch[0][0].probability} vs ${byPath[0].probability}`)
+  t.true(Math.abs(batch[0][0].probability - byPath[0].probability) <= 1e-5, `${batch[0][0].probability} vs ${byPath[0].probability}`)
   t.deepEqual(batch.map((ranked) => ranked.length), [1, 1, 1])
 })
 
@@ -108,10 +110,12 @@ test('save, loadModel and the top-level functions give the same predictions', as
   const inputs = [join(data, 'test', 'square', 'square-001.jpg'), join(data, 'test', 'stripes', 'stripes-004.png')]
   const before = await result.model.predict(inputs, { topK: 3 })
   const reloaded = await resnet.loadModel(saved, { device: 'cpu' })
-  t.deepEqual(await reloaded.predict(inputs, { topK: 3 }), before)
-  t.deepEqual(await resnet.predict(saved, inputs, { topK: 3 }), before)
+  const agreeWithBefore = (answers) => answers.length === before.length &&
+    answers.every((answer, i) => predictionsAgree(answer, before[i]))
+  t.true(agreeWithBefore(await reloaded.predict(inputs, { topK: 3 })))
+  t.true(agreeWithBefore(await resnet.predict(saved, inputs, { topK: 3 })))
   // The output directory itself is a loadable model (the last completed epoch).
-  t.deepEqual(await resnet.predict(output, inputs, { topK: 3 }), before)
+  t.true(agreeWithBefore(await resnet.predict(output, inputs, { topK: 3 })))
 })
 
 test('evaluate agrees with the last epoch validation accuracy', async (t) => {
