@@ -27,6 +27,10 @@ if [[ "${1:-}" == --fmnist ]]; then
   bundle=.device/fmnist
 else
   bundle=.device/gpu
+  # The photos first: their source is a git clone (PHOTOS_GIT), which fails in seconds where
+  # GitHub is out of reach, before minutes of compiling.
+  photos=bench/data/gpu-photos-224
+  [[ -f "$photos/.complete" ]] || PYTHONPATH="$(bash bench/setup-python.sh)" python3 bench/make_gpu_photos.py "$photos"
 fi
 bash scripts/build-native.sh
 npx tsc -p tsconfig.json
@@ -46,8 +50,6 @@ if [[ "$bundle" == .device/fmnist ]]; then
   cp "$fmnist/train-labels-idx1-ubyte.gz" "$fmnist/t10k-images-idx3-ubyte.gz" "$fmnist/t10k-labels-idx1-ubyte.gz" "$bundle/fmnist/"
 else
   bash scripts/with-libtorch.sh cargo build --release -q -p resnet-core --example train-step-bench --example loader-bench
-  photos=bench/data/gpu-photos-224
-  [[ -f "$photos/.complete" ]] || PYTHONPATH="$(bash bench/setup-python.sh)" python3 bench/make_gpu_photos.py "$photos"
   mkdir -p "$bundle/scripts" "$bundle/bin"
   cp weights-manifest.json "$bundle/"
   cp scripts/gpu-check.mjs scripts/make-dataset.mjs scripts/repeated-warnings.mjs "$bundle/scripts/"
