@@ -11,9 +11,9 @@ import { readSafetensors, spawnTraining } from './checkpoint-files.mjs'
 import { resnet } from './helpers.mjs'
 
 const OPTIONS = { arch: 'resnet18', imageSize: 32, batchSize: 6, device: 'cpu', seed: 3, recipe: 'notebook', workers: 1 }
-// resnet18 with 3 classes: model.safetensors ~45 MB (again in best/), checkpoint ~134 MB
-// (weights and Adam's two moments). 300 MB holds the first epoch's files (~224 MB) but not a
-// second checkpoint beside the first.
+// resnet18 with 3 classes: model.safetensors ~45 MB (best/ holds a hard link to it, or to an
+// earlier epoch's), checkpoint ~134 MB (weights and Adam's two moments). 300 MB holds the first
+// epoch's files (~180 MB) and the second's model, but not a second checkpoint beside the first.
 const TMPFS_MB = 300
 
 function tryMount(dir, options) {

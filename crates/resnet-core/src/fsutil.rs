@@ -18,13 +18,31 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
         let _ = std::fs::remove_file(&temporary);
         return outcome;
     }
-    if let Some(parent) = path.parent() {
-        // Persist the rename itself; a directory that cannot be opened is not worth failing for.
-        if let Ok(directory) = File::open(parent) {
-            let _ = directory.sync_all();
-        }
-    }
+    sync_parent(path);
     Ok(())
+}
+
+/// Gives the file `source` a second name, `path`, atomically: a hard link made beside `path`
+/// and renamed over it, so `path` names either its old file or `source`'s, never nothing. No
+/// byte is copied. Fails where the file system has no hard links (the caller then copies).
+pub fn link_atomically(source: &Path, path: &Path) -> Result<()> {
+    let temporary = temporary_sibling(path);
+    let _ = std::fs::remove_file(&temporary);
+    std::fs::hard_link(source, &temporary).map_err(|error| Error::io("link", &temporary, error))?;
+    if let Err(error) = std::fs::rename(&temporary, path) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(Error::io("rename into place", path, error));
+    }
+    sync_parent(path);
+    Ok(())
+}
+
+/// Persists a rename into `path`'s directory; a directory that cannot be opened is not worth
+/// failing for.
+fn sync_parent(path: &Path) {
+    if let Some(directory) = path.parent().and_then(|parent| File::open(parent).ok()) {
+        let _ = directory.sync_all();
+    }
 }
 
 /// Sets the mode a plainly created file gets (0666 less the umask; 0644 with the usual

@@ -343,16 +343,17 @@ impl<'a> Trainer<'a> {
             }
         }
         let finishing_started = Instant::now();
-        if let Some(saver) = self.saver.take() {
-            let written = saver.finish()?;
-            self.report_checkpoint(written, observe);
-        }
         // Inference (predict, evaluate, export) uses the standard layout, as a loaded model
         // does, so the model returned here and the one loaded from its files agree exactly.
+        // Done while the writer still writes the last epoch (from its own host copy).
         convert_to_standard(&self.model.vs)?;
         let review = self.last_validation.take().map(|(tally, outcomes)| {
             ValidationReview::new(progress.epoch, &self.model.meta.classes, &self.validation_samples, &tally, outcomes)
         });
+        if let Some(saver) = self.saver.take() {
+            let written = saver.finish()?;
+            self.report_checkpoint(written, observe);
+        }
         clock.add(|t| &mut t.finishing, finishing_started);
         clock.timings.total = clock.elapsed();
         Ok(TrainOutcome {

@@ -62,6 +62,36 @@ fn the_saver_writes_the_latest_epoch_keeps_the_newest_best_and_the_first_config(
 }
 
 #[test]
+fn an_improved_epochs_best_copy_is_a_link_to_its_model_file_and_outlives_the_next_epoch() {
+    use std::os::unix::fs::MetadataExt;
+    let _alone = common::alone();
+    let output = tempfile::tempdir().unwrap();
+    let (model_file, best_file) = (output.path().join("model.safetensors"), output.path().join("best").join("model.safetensors"));
+    let inode = |path: &std::path::Path| std::fs::metadata(path).unwrap().ino();
+    let model = two_class_model();
+    let saver = EpochSaver::start(output.path(), &output.path().join("best")).unwrap();
+    saver.submit(epoch_files(&model, 1, true)).unwrap();
+    wait_until_written(&saver, 1);
+    assert_eq!(inode(&best_file), inode(&model_file), "best/ names the file the model directory holds");
+    assert_eq!(std::fs::metadata(&model_file).unwrap().nlink(), 2);
+    saver.submit(epoch_files(&model, 2, false)).unwrap();
+    saver.finish().unwrap();
+    assert_ne!(inode(&best_file), inode(&model_file), "epoch 2's model is a new file");
+    assert_eq!(weight_value(output.path()), 2.0);
+    assert_eq!(weight_value(&output.path().join("best")), 1.0);
+    assert_eq!(std::fs::metadata(&best_file).unwrap().nlink(), 1);
+}
+
+/// The saver once `epoch` is on disk (it writes on its own thread).
+fn wait_until_written(saver: &EpochSaver, epoch: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while saver.written_epoch() < epoch {
+        assert!(std::time::Instant::now() < deadline, "epoch {epoch} was not written within a minute");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
 fn a_failed_write_stops_the_run_at_its_next_epoch_with_the_error() {
     let _alone = common::alone();
     let output = tempfile::tempdir().unwrap();
