@@ -82,7 +82,7 @@ fn an_improved_epochs_best_copy_is_a_link_to_its_model_file_and_outlives_the_nex
     assert_eq!(std::fs::metadata(&best_file).unwrap().nlink(), 1);
 }
 
-/// The saver once `epoch` is on disk (it writes on its own thread).
+/// Waits until `saver` has `epoch` on disk (it writes on its own thread).
 fn wait_until_written(saver: &EpochSaver, epoch: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while saver.written_epoch() < epoch {
