@@ -18,6 +18,9 @@ test('runtimeInfo names the CPU path that precision auto takes', (t) => {
   }
   // Measured only where bf16 is native: emulated bf16 is never taken.
   if (!info.cpuNativeBf16) t.false(info.cpuAutoBf16)
+  // bf16 inference runs the fused convolutions exactly where bf16 is native (the PyPI wheel's
+  // libtorch has oneDNN).
+  t.is(info.cpuFusedConvBf16, info.cpuNativeBf16)
 })
 
 /** A resnet18 trained one epoch in fp32 on generated shapes (`perClass` training images per

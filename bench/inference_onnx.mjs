@@ -1,7 +1,11 @@
 // Inference against onnxruntime-node on the CPU (issue 24 item 1): for resnet18/34/50 at 224
-// px in float32, batch 1 and 16, the median time of
-//   - project: `model.logits(jpegBuffers)` on a loaded model (decoding included),
+// px, batch 1 and 16, the median time of
+//   - project: `model.logits(jpegBuffers)` on a loaded model in float32 (decoding included),
 //   - project, before the fused convolutions: the same with RESNET_NAPI_FUSED_CONV=0,
+//   - project with `precision: 'auto'` (the default: bf16 where this CPU measured it faster,
+//     as runtimeInfo().cpuAutoBf16 says; else the float32 row again), with and without the
+//     fused convolutions, and how far its logits are from float32's (top-1 agreement and the
+//     largest probability difference over the batch-16 images),
 //   - project, decoding alone: `model.inputTensor(jpegBuffers)` (what the network is spared),
 //   - onnxruntime-node: `session.run()` on the model's own export, fed the prepared input
 //     tensor (decoding excluded: the comparison least favourable to the project).
@@ -52,17 +56,42 @@ async function time(work, calls) {
 
 const bodiesOf = (caseDir) => JSON.parse(readFileSync(join(caseDir, 'images.json'), 'utf8')).map((file) => readFileSync(file))
 
+/** The project's side, in the precision `BENCH_PRECISION` names (fp32 unless set). */
 async function projectChild(caseDir) {
-  const { loadModel } = await import('../dist/index.js')
-  const model = await loadModel(join(caseDir, 'model'), { device: 'cpu', precision: 'fp32' })
+  const { loadModel, runtimeInfo } = await import('../dist/index.js')
+  const precision = process.env.BENCH_PRECISION ?? 'fp32'
+  const model = await loadModel(join(caseDir, 'model'), { device: 'cpu', precision })
   const bodies = bodiesOf(caseDir)
+  const side = `project${precision === 'fp32' ? '' : 'Auto'}${process.env.RESNET_NAPI_FUSED_CONV === '0' ? 'Unfused' : ''}`
   for (const batch of BATCHES) {
     const input = bodies.slice(0, batch)
     const logitsMs = await time(() => model.logits(input), CALLS[batch])
     const decodeMs = await time(() => model.inputTensor(input), CALLS[batch])
-    console.log(JSON.stringify({ side: process.env.RESNET_NAPI_FUSED_CONV === '0' ? 'projectUnfused' : 'project', batch, logitsMs, decodeMs }))
+    const logits = batch === Math.max(...BATCHES) ? (await model.logits(input)).map((row) => [...row]) : undefined
+    console.log(JSON.stringify({ side, batch, logitsMs, decodeMs, bf16: precision !== 'fp32' && runtimeInfo().cpuAutoBf16, logits }))
   }
   model.dispose()
+}
+
+const softmax = (row) => {
+  const top = Math.max(...row)
+  const exps = row.map((value) => Math.exp(value - top))
+  const sum = exps.reduce((a, b) => a + b, 0)
+  return exps.map((value) => value / sum)
+}
+const argmax = (row) => row.indexOf(Math.max(...row))
+
+/** How `auto`'s logits compare with float32's: the share of images with the same top class
+ *  and the largest difference of a class probability. */
+function agreement(fp32, auto) {
+  let same = 0
+  let largest = 0
+  for (const [i, row] of fp32.entries()) {
+    if (argmax(row) === argmax(auto[i])) same++
+    const [p, q] = [softmax(row), softmax(auto[i])]
+    for (const [j, value] of p.entries()) largest = Math.max(largest, Math.abs(value - q[j]))
+  }
+  return { top1Agreement: same / fp32.length, largestProbabilityDifference: largest }
 }
 
 async function onnxChild(caseDir) {
@@ -111,6 +140,9 @@ async function prepare(arch, caseDir, data) {
   loaded.dispose()
 }
 
+/** The rounds' lines without the logits kept for `agreement`. */
+const withoutLogits = (cases) => Object.fromEntries(Object.entries(cases).map(([arch, { rounds }]) => [arch, rounds.map((lines) => lines.map(({ logits: _logits, ...line }) => line))]))
+
 async function main() {
   const { makeDataset } = await import('../scripts/make-dataset.mjs')
   const archs = args.archs.split(',')
@@ -129,30 +161,43 @@ async function main() {
     for (let round = 1; round <= rounds; round++) {
       for (const arch of archs) {
         const { caseDir } = cases[arch]
-        const measured = [...(await side('onnx', caseDir)), ...(await side('project', caseDir)), ...(await side('project', caseDir, { RESNET_NAPI_FUSED_CONV: '0' }))]
+        const measured = [
+          ...(await side('onnx', caseDir)),
+          ...(await side('project', caseDir)),
+          ...(await side('project', caseDir, { RESNET_NAPI_FUSED_CONV: '0' })),
+          ...(await side('project', caseDir, { BENCH_PRECISION: 'auto' })),
+          ...(await side('project', caseDir, { BENCH_PRECISION: 'auto', RESNET_NAPI_FUSED_CONV: '0' })),
+        ]
         cases[arch].rounds.push(measured)
-        console.error(`[inference] round ${round} ${arch}: ${JSON.stringify(measured)}`)
+        console.error(`[inference] round ${round} ${arch}: ${JSON.stringify(measured.map(({ logits: _logits, ...line }) => line))}`)
       }
     }
     const results = []
     for (const arch of archs) {
       for (const batch of BATCHES) {
-        const pick = (sideName, key) => median(cases[arch].rounds.map((lines) => lines.find((line) => line.side === sideName && line.batch === batch)[key]))
+        const line = (lines, sideName) => lines.find((candidate) => candidate.side === sideName && candidate.batch === batch)
+        const pick = (sideName, key) => median(cases[arch].rounds.map((lines) => line(lines, sideName)[key]))
+        const first = cases[arch].rounds[0]
         const result = {
           arch, batch, imageSize: IMAGE_SIZE, threads: cores,
           projectMs: pick('project', 'logitsMs'),
           projectUnfusedMs: pick('projectUnfused', 'logitsMs'),
           decodeMs: pick('project', 'decodeMs'),
           onnxMs: pick('onnx', 'runMs'),
+          autoPrecision: line(first, 'projectAuto').bf16 ? 'bf16' : 'fp32',
+          projectAutoMs: pick('projectAuto', 'logitsMs'),
+          projectAutoUnfusedMs: pick('projectAutoUnfused', 'logitsMs'),
         }
         result.ratio = result.projectMs / result.onnxMs
+        result.autoRatio = result.projectAutoMs / result.onnxMs
+        if (batch === Math.max(...BATCHES)) result.autoAgainstFp32 = agreement(line(first, 'project').logits, line(first, 'projectAuto').logits)
         results.push(result)
         console.log(JSON.stringify({ kind: 'inference_onnx', ...result }))
       }
     }
     const machine = `${cores} cores, ${cpus()[0]?.model ?? 'unknown CPU'}`
     mkdirSync(args.out, { recursive: true })
-    writeFileSync(join(args.out, 'inference-onnx.json'), JSON.stringify({ date: new Date().toISOString(), machine, rounds, results, perRound: cases }, null, 2) + '\n')
+    writeFileSync(join(args.out, 'inference-onnx.json'), JSON.stringify({ date: new Date().toISOString(), machine, rounds, results, perRound: withoutLogits(cases) }, null, 2) + '\n')
     const ms = (value) => value.toFixed(1)
     const table = [
       `# Inference against onnxruntime-node (${new Date().toISOString()})`, '',
@@ -161,6 +206,11 @@ async function main() {
       '| arch | batch | project ms | onnxruntime-node ms | project / ORT | project before fused convolutions ms | of the project, decoding ms | project network alone (the difference) / ORT |',
       '|---|---|---|---|---|---|---|---|',
       ...results.map((r) => `| ${r.arch} | ${r.batch} | ${ms(r.projectMs)} | ${ms(r.onnxMs)} | ${r.ratio.toFixed(2)} | ${ms(r.projectUnfusedMs)} | ${ms(r.decodeMs)} | ${((r.projectMs - r.decodeMs) / r.onnxMs).toFixed(2)} |`),
+      '',
+      `With \`precision: 'auto'\` (the default), which on this CPU computes in ${results[0]?.autoPrecision ?? '?'}; onnxruntime-node still runs float32 (its CPU provider has no bf16 convolutions):`, '',
+      '| arch | batch | project auto ms | project auto / ORT | auto before fused convolutions ms | auto against fp32 (batch 16): same top-1, largest probability difference |',
+      '|---|---|---|---|---|---|',
+      ...results.map((r) => `| ${r.arch} | ${r.batch} | ${ms(r.projectAutoMs)} | ${r.autoRatio.toFixed(2)} | ${ms(r.projectAutoUnfusedMs)} | ${r.autoAgainstFp32 ? `${(100 * r.autoAgainstFp32.top1Agreement).toFixed(0)}%, ${r.autoAgainstFp32.largestProbabilityDifference.toExponential(1)}` : ''} |`),
     ]
     writeFileSync(join(args.out, 'inference-onnx.md'), table.join('\n') + '\n')
     console.error(table.join('\n'))

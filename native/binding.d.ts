@@ -269,6 +269,11 @@ export interface RuntimeInfo {
    * libtorch has them and RESNET_NAPI_FUSED_CONV is not 0).
    */
   cpuFusedConv: boolean
+  /**
+   * Whether bf16 inference on the CPU (precision 'bf16', or 'auto' where cpuAutoBf16) runs
+   * them too, on bfloat16 weights: the same, on a processor with native bf16.
+   */
+  cpuFusedConvBf16: boolean
 }
 
 export declare function startTraining(options: Record<string, unknown>, onEvent: (event: NativeTrainingEvent) => void, onDone: (error: Error | null, result: NativeTrainResult) => void): NativeTraining

@@ -34,6 +34,6 @@ export async function preload(): Promise<void> {
 }
 
 /** What the loaded libtorch offers (CUDA availability, threads). Loads the addon. */
-export function runtimeInfo(): { cudaAvailable: boolean; cudaDeviceCount: number; cudnnAvailable: boolean; threads: number; cpuNativeBf16: boolean; cpuAutoBf16: boolean; cpuFusedConv: boolean } {
+export function runtimeInfo(): { cudaAvailable: boolean; cudaDeviceCount: number; cudnnAvailable: boolean; threads: number; cpuNativeBf16: boolean; cpuAutoBf16: boolean; cpuFusedConv: boolean; cpuFusedConvBf16: boolean } {
   return binding().runtimeInfo()
 }

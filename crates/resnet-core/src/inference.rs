@@ -130,7 +130,7 @@ impl SavedModel {
         let _guard = tch::no_grad_guard();
         let input = if self.is_channels_last() { channels_last(input)? } else { input.shallow_clone() };
         let _tuning = self.shapes.tune_if_repeated(self.device(), &input.size())?;
-        let result = maybe_autocast(self.infers_in_bf16(), self.device(), || {
+        let result = maybe_autocast(self.autocasts(), self.device(), || {
             Ok(match (&self.folded, output) {
                 (Some(folded), Output::Logits) => folded.logits(&input)?,
                 (Some(folded), Output::Features) => folded.features(&input)?,

@@ -26,6 +26,9 @@ pub struct RuntimeInfo {
     /// Whether float32 inference on the CPU runs oneDNN's fused, prepacked convolutions (this
     /// libtorch has them and RESNET_NAPI_FUSED_CONV is not 0).
     pub cpu_fused_conv: bool,
+    /// Whether bf16 inference on the CPU (precision 'bf16', or 'auto' where cpuAutoBf16) runs
+    /// them too, on bfloat16 weights: the same, on a processor with native bf16.
+    pub cpu_fused_conv_bf16: bool,
 }
 
 #[napi(catch_unwind)]
@@ -37,6 +40,7 @@ pub fn runtime_info() -> RuntimeInfo {
         threads: resnet_core::device::thread_count() as i32,
         cpu_native_bf16: resnet_core::device::cpu_has_native_bf16(),
         cpu_auto_bf16: resnet_core::precision::cpu_bf16_pays_off(),
-        cpu_fused_conv: resnet_core::model::fused_conv::enabled(),
+        cpu_fused_conv: resnet_core::model::fused_conv::enabled_in_float32(),
+        cpu_fused_conv_bf16: resnet_core::model::fused_conv::enabled_in_bfloat16(),
     }
 }

@@ -3,8 +3,8 @@
 //! eps)` and `shift = bias - mean * scale`, so a convolution `w` followed by it equals one
 //! convolution with weight `w * scale` and bias `shift`. That removes a pass over every
 //! activation map (about a third of the layers). Built from the model's weights by their
-//! torchvision names; the model keeps its own weights for saving, export and training. For
-//! float32 on the CPU, `packed` moves it onto oneDNN's fused convolutions.
+//! torchvision names; the model keeps its own weights for saving, export and training. On the
+//! CPU, `packed` moves it onto oneDNN's fused convolutions, in float32 or in bfloat16.
 use super::blocks::{BlockKind, BATCH_NORM_EPSILON};
 use super::fused_conv::{self, Geometry};
 use super::layout::{channels_last, is_channels_last};
@@ -60,14 +60,15 @@ impl FoldedConv {
         (side + 2 * padding - (2 * padding + 1)) / stride + 1
     }
 
-    /// The same convolution with its weight packed for the fused convolutions, on inputs
-    /// `side` pixels square.
-    fn packed(self, side: i64) -> Result<Self> {
+    /// The same convolution computing in `kind`, its weight packed for the fused convolutions
+    /// on inputs `side` pixels square.
+    fn packed(self, side: i64, kind: Kind) -> Result<Self> {
         let Weights::Plain(weight) = &self.weights else { return Ok(self) };
+        let weight = weight.f_to_kind(kind)?;
         let channels = weight.size()[1];
-        let single = fused_conv::pack(weight, self.geometry, [1, channels, side, side])?;
-        let batched = fused_conv::pack(weight, self.geometry, [2, channels, side, side])?;
-        Ok(FoldedConv { weights: Weights::Packed { single, batched }, ..self })
+        let single = fused_conv::pack(&weight, self.geometry, [1, channels, side, side])?;
+        let batched = fused_conv::pack(&weight, self.geometry, [2, channels, side, side])?;
+        Ok(FoldedConv { weights: Weights::Packed { single, batched }, bias: self.bias.f_to_kind(kind)?, ..self })
     }
 
     /// The convolution, then ReLU when `relu`.
@@ -139,14 +140,14 @@ impl FoldedBlock {
         last.forward_add_relu(&branch, residual)
     }
 
-    /// The block with its convolutions packed for inputs `side` pixels square.
-    fn packed(self, side: i64) -> Result<Self> {
-        let downsample = self.downsample.map(|conv| conv.packed(side)).transpose()?;
+    /// The block with its convolutions packed for inputs `side` pixels square, in `kind`.
+    fn packed(self, side: i64, kind: Kind) -> Result<Self> {
+        let downsample = self.downsample.map(|conv| conv.packed(side, kind)).transpose()?;
         let mut convs = Vec::with_capacity(self.convs.len());
         let mut conv_side = side;
         for conv in self.convs {
             let next = conv.output_side(conv_side);
-            convs.push(conv.packed(conv_side)?);
+            convs.push(conv.packed(conv_side, kind)?);
             conv_side = next;
         }
         Ok(FoldedBlock { convs, downsample })
@@ -165,6 +166,8 @@ pub struct FoldedResNet {
     blocks: Vec<FoldedBlock>,
     fc_weight: Tensor,
     fc_bias: Tensor,
+    /// What the convolutions compute in: float32, or bfloat16 once `packed` so.
+    kind: Kind,
 }
 
 impl FoldedResNet {
@@ -195,25 +198,26 @@ impl FoldedResNet {
             }
         }
         let fc = |name: &str| weights.get(name).map(Tensor::shallow_clone).ok_or_else(|| Error::Libtorch(format!("cannot fold batch norm: no {name}")));
-        Ok(FoldedResNet { stem, blocks, fc_weight: fc("fc.weight")?, fc_bias: fc("fc.bias")? })
+        Ok(FoldedResNet { stem, blocks, fc_weight: fc("fc.weight")?, fc_bias: fc("fc.bias")?, kind: Kind::Float })
     }
 
-    /// The same network on oneDNN's fused convolutions (`fused_conv`), its weights packed for
-    /// inputs `image_size` pixels square (other sizes still work). Only for float32 weights
-    /// on the CPU, where `fused_conv::enabled()`.
-    pub fn packed(self, image_size: i64) -> Result<Self> {
+    /// The same network on oneDNN's fused convolutions (`fused_conv`) computing in `kind`
+    /// (float32, or bfloat16: the weights rounded once here rather than by autocast on every
+    /// pass), its weights packed for inputs `image_size` pixels square (other sizes still
+    /// work). Only for a network folded on the CPU, where `fused_conv::enabled(kind)`.
+    pub fn packed(self, image_size: i64, kind: Kind) -> Result<Self> {
         let _guard = tch::no_grad_guard();
         let after_stem = self.stem.output_side(image_size);
-        let stem = self.stem.packed(image_size)?;
+        let stem = self.stem.packed(image_size, kind)?;
         // The max pooling after the stem: 3x3, stride 2, padding 1.
         let mut side = (after_stem + 2 - 3) / 2 + 1;
         let mut blocks = Vec::with_capacity(self.blocks.len());
         for block in self.blocks {
             let next = block.output_side(side);
-            blocks.push(block.packed(side)?);
+            blocks.push(block.packed(side, kind)?);
             side = next;
         }
-        Ok(FoldedResNet { stem, blocks, ..self })
+        Ok(FoldedResNet { stem, blocks, kind, ..self })
     }
 
     /// Whether the network runs on the fused convolutions (`packed`).
@@ -221,13 +225,16 @@ impl FoldedResNet {
         self.stem.is_fused()
     }
 
-    /// The pooled features before the classifier: `[batch, width]`.
+    /// The pooled features before the classifier: `[batch, width]`, in float32. A bfloat16
+    /// network takes its input in float32 and pools in float32 (autocast would pool and
+    /// classify in bfloat16: the last map is small, and this rounds less).
     pub fn features(&self, xs: &Tensor) -> Result<Tensor> {
-        let mut x = self.stem.forward(xs, true)?.f_max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)?;
+        let xs = xs.f_to_kind(self.kind)?;
+        let mut x = self.stem.forward(&xs, true)?.f_max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)?;
         for block in &self.blocks {
             x = block.forward(x)?;
         }
-        Ok(x.f_adaptive_avg_pool2d([1, 1])?.f_flatten(1, -1)?)
+        Ok(x.f_to_kind(Kind::Float)?.f_adaptive_avg_pool2d([1, 1])?.f_flatten(1, -1)?)
     }
 
     /// The classifier's outputs.

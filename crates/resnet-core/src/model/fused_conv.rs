@@ -1,12 +1,13 @@
-//! oneDNN's fused convolutions for float32 inference on the CPU (csrc/fused_conv.cpp), as
+//! oneDNN's fused convolutions for inference on the CPU, in float32 or bfloat16 (csrc/fused_conv.cpp), as
 //! PyTorch's inductor uses them: each weight reordered once into oneDNN's blocked layout, and
 //! the ReLU, or a residual block's sum and ReLU, computed in the convolution's own pass. On
 //! the 2-core machine a batch-1 forward pass of resnet18-50 takes 12-22% less time than on
 //! plain folded convolutions (docs/NOTES.md, "Serving").
+use super::layout::channels_last;
 use crate::error::{Error, Result};
 use std::os::raw::{c_char, c_int};
 use std::sync::OnceLock;
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 extern "C" {
     fn resnet_fused_conv_available() -> c_int;
@@ -47,33 +48,63 @@ extern "C" {
 /// Turns the fused convolutions off when set to `0` (for measuring what they change).
 pub const FUSED_CONV_VAR: &str = "RESNET_NAPI_FUSED_CONV";
 
-/// Whether CPU inference uses the fused convolutions: this libtorch has them (it was built
-/// with oneDNN), they run (a build may declare the operators without a CPU kernel for them),
-/// and `RESNET_NAPI_FUSED_CONV` is not `0`. Decided once per process.
-pub fn enabled() -> bool {
-    static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| {
+/// Whether CPU inference in `kind` (float32 or bfloat16) uses the fused convolutions: this
+/// libtorch has them (it was built with oneDNN), they run in that kind (a build may declare
+/// the operators without a CPU kernel for them) and compute what they should, the processor
+/// has bf16 instructions for bfloat16 (`device::cpu_has_native_bf16`), and
+/// `RESNET_NAPI_FUSED_CONV` is not `0`. Decided once per process and kind.
+pub fn enabled(kind: Kind) -> bool {
+    static FLOAT: OnceLock<bool> = OnceLock::new();
+    static BFLOAT16: OnceLock<bool> = OnceLock::new();
+    let decided = match kind {
+        Kind::Float => &FLOAT,
+        // Elsewhere oneDNN would emulate it, far slower than float32.
+        Kind::BFloat16 if crate::device::cpu_has_native_bf16() => &BFLOAT16,
+        _ => return false,
+    };
+    *decided.get_or_init(|| {
         let wanted = std::env::var(FUSED_CONV_VAR).map_or(true, |value| value.trim() != "0");
         // SAFETY: a call without arguments; the C++ side catches every exception.
-        wanted && unsafe { resnet_fused_conv_available() } == 1 && runs().is_ok()
+        wanted && unsafe { resnet_fused_conv_available() } == 1 && runs(kind).is_ok()
     })
 }
 
-/// Packs a 3x3 convolution and runs both fused forms once on a tiny input (constant tensors:
-/// libtorch's random generator is left alone, so seeded runs stay as they were).
-fn runs() -> Result<()> {
+/// Whether the fused convolutions in `kind` need channels_last activations: in bfloat16 over
+/// standard-order ones, libtorch 2.11 takes the residual sum outside oneDNN, where add_relu has
+/// no bfloat16 kernel ("Unsupported datatype for add_relu").
+pub fn needs_channels_last(kind: Kind) -> bool {
+    kind == Kind::BFloat16
+}
+
+/// `enabled` for float32 and for bfloat16, for callers that do not use tch (the binding).
+pub fn enabled_in_float32() -> bool {
+    enabled(Kind::Float)
+}
+
+pub fn enabled_in_bfloat16() -> bool {
+    enabled(Kind::BFloat16)
+}
+
+/// Packs a 3x3 convolution and runs both fused forms once on a tiny input in `kind` (constant
+/// tensors: libtorch's random generator is left alone, so seeded runs stay as they were), in
+/// the layout that kind needs (`needs_channels_last`).
+fn runs(kind: Kind) -> Result<()> {
     let _guard = tch::no_grad_guard();
-    let options = (tch::Kind::Float, tch::Device::Cpu);
+    let options = (kind, tch::Device::Cpu);
+    let laid_out = |tensor: Tensor| if needs_channels_last(kind) { channels_last(&tensor) } else { Ok(tensor) };
     let geometry = Geometry { stride: 1, padding: 1 };
     let weight = pack(&Tensor::f_ones([4, 4, 3, 3], options)?, geometry, [1, 4, 5, 5])?;
-    let (input, bias) = (Tensor::f_ones([1, 4, 5, 5], options)?, Tensor::f_zeros([4], options)?);
+    let (input, bias) = (laid_out(Tensor::f_ones([1, 4, 5, 5], options)?)?, Tensor::f_zeros([4], options)?);
     let inner = conv(&input, &weight, &bias, geometry, true)?;
-    let summed = conv_add_relu(Tensor::f_ones([1, 4, 5, 5], options)?, &inner, &weight, &bias, geometry)?;
+    let summed = conv_add_relu(laid_out(Tensor::f_ones([1, 4, 5, 5], options)?)?, &inner, &weight, &bias, geometry)?;
     // An all-ones 3x3 convolution of 4 channels over ones gives 36 away from the border; the
-    // second one over those gives 4 * 9 * 36 = 1296 at the centre, plus the residual's 1.
+    // second one over those gives 4 * 9 * 36 = 1296 at the centre, plus the residual's 1
+    // (bfloat16 keeps 8 significant bits: 1297 rounds to 1296 there).
+    const EXPECTED: f64 = 4.0 * 9.0 * 36.0 + 1.0;
+    let tolerance = if kind == Kind::BFloat16 { EXPECTED / 128.0 } else { 0.0 };
     match summed.f_double_value(&[0, 0, 2, 2])? {
-        value if value == 4.0 * 9.0 * 36.0 + 1.0 => Ok(()),
-        value => Err(Error::Libtorch(format!("the fused convolutions computed {value} where 1297 was expected"))),
+        value if (value - EXPECTED).abs() <= tolerance => Ok(()),
+        value => Err(Error::Libtorch(format!("the fused convolutions computed {value} where {EXPECTED} was expected"))),
     }
 }
 
@@ -84,7 +115,7 @@ pub struct Geometry {
     pub padding: i64,
 }
 
-/// `weight` (float32, on the CPU) reordered for `conv` and `conv_add_relu` on inputs of
+/// `weight` (float32 or bfloat16, on the CPU) reordered for `conv` and `conv_add_relu` on inputs of
 /// `input_size` (NCHW); they read nothing else.
 pub fn pack(weight: &Tensor, geometry: Geometry, input_size: [i64; 4]) -> Result<Tensor> {
     let weight = weight.f_contiguous()?;

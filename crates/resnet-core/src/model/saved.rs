@@ -13,7 +13,7 @@ use crate::precision::{Precision, RepeatedShapes};
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_writable_dir, write_text_atomically};
 use std::path::Path;
-use tch::{nn::VarStore, Device};
+use tch::{nn::VarStore, Device, Kind};
 
 /// libtorch's random generator is global to the process: seeding and initialising a network
 /// happen under this lock, so that a run elsewhere in the process (another training, another
@@ -115,21 +115,29 @@ impl SavedModel {
     }
 
     /// Folds batch norm into the convolutions for inference from now on: logits equal the
-    /// unfolded network's up to float rounding (within 1e-4, tests/folded.rs), a resnet34 batch-1
-    /// prediction on the CPU is faster. In float32 on the CPU the folded network runs on
-    /// oneDNN's fused convolutions (`fused_conv`), so `precision` must be set before. Only for a
-    /// model that is not trained further: the folded copy does not follow later changes to the
-    /// weights.
+    /// unfolded network's up to float rounding (within 1e-4 in float32, tests/folded.rs), a
+    /// resnet34 batch-1 prediction on the CPU is faster. On the CPU the folded network runs on
+    /// oneDNN's fused convolutions (`fused_conv`) in the precision inference uses, bfloat16
+    /// weights rounded once here (for a channels_last model), so `precision` and the layout
+    /// must be set before. Only for a model that is
+    /// not trained further: the folded copy does not follow later changes to the weights.
     pub fn fold_batch_norm(&mut self) -> Result<()> {
         let folded = FoldedResNet::new(&self.vs, self.meta.arch)?;
-        let fused = self.device() == Device::Cpu && !self.infers_in_bf16() && fused_conv::enabled();
-        self.folded = Some(if fused { folded.packed(i64::from(self.meta.image_size))? } else { folded });
+        let kind = if self.infers_in_bf16() { Kind::BFloat16 } else { Kind::Float };
+        let fused = self.device() == Device::Cpu && fused_conv::enabled(kind) && (self.is_channels_last() || !fused_conv::needs_channels_last(kind));
+        self.folded = Some(if fused { folded.packed(i64::from(self.meta.image_size), kind)? } else { folded });
         Ok(())
     }
 
-    /// Whether inference runs under bf16 autocast.
+    /// Whether inference computes in bfloat16 (`precision`).
     pub fn infers_in_bf16(&self) -> bool {
         self.precision.uses_bf16(self.device())
+    }
+
+    /// Whether inference runs under bf16 autocast: in bfloat16, except on the fused network,
+    /// whose weights are bfloat16 already.
+    pub fn autocasts(&self) -> bool {
+        self.infers_in_bf16() && !self.folded.as_ref().is_some_and(FoldedResNet::is_fused)
     }
 
     /// Whether the weights are laid out channels_last (see `set_channels_last`).
