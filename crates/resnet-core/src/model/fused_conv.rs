@@ -1,8 +1,9 @@
-//! oneDNN's fused convolutions for inference on the CPU, in float32 or bfloat16 (csrc/fused_conv.cpp), as
-//! PyTorch's inductor uses them: each weight reordered once into oneDNN's blocked layout, and
-//! the ReLU, or a residual block's sum and ReLU, computed in the convolution's own pass. On
-//! the 2-core machine a batch-1 forward pass of resnet18-50 takes 12-22% less time than on
-//! plain folded convolutions (docs/NOTES.md, "Serving").
+//! oneDNN's fused convolutions for inference on the CPU (csrc/fused_conv.cpp), as PyTorch's
+//! inductor uses them: each weight reordered once into oneDNN's blocked layout, and the ReLU,
+//! or a residual block's sum and ReLU, computed in the convolution's own pass. In float32 a
+//! batch-1 forward pass of resnet18-50 takes 12-22% less time than on plain folded
+//! convolutions (2-core Xeon); in bfloat16, on weights rounded once instead of by autocast on
+//! every pass, where the processor has native bf16 (docs/NOTES.md, "Serving").
 use super::layout::channels_last;
 use crate::error::{Error, Result};
 use std::os::raw::{c_char, c_int};
