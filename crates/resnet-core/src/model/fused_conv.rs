@@ -116,8 +116,8 @@ pub struct Geometry {
     pub padding: i64,
 }
 
-/// `weight` (float32 or bfloat16, on the CPU) reordered for `conv` and `conv_add_relu` on inputs of
-/// `input_size` (NCHW); they read nothing else.
+/// `weight` (float32 or bfloat16, on the CPU) reordered for `conv` and `conv_add_relu` on
+/// inputs of `input_size` (NCHW); they read nothing else.
 pub fn pack(weight: &Tensor, geometry: Geometry, input_size: [i64; 4]) -> Result<Tensor> {
     let weight = weight.f_contiguous()?;
     made_by("packing a convolution weight", |out, error, error_len| {

@@ -119,8 +119,8 @@ impl SavedModel {
     /// resnet34 batch-1 prediction on the CPU is faster. On the CPU the folded network runs on
     /// oneDNN's fused convolutions (`fused_conv`) in the precision inference uses, bfloat16
     /// weights rounded once here (for a channels_last model), so `precision` and the layout
-    /// must be set before. Only for a model that is
-    /// not trained further: the folded copy does not follow later changes to the weights.
+    /// must be set before. Only for a model that is not trained further: the folded copy does
+    /// not follow later changes to the weights.
     pub fn fold_batch_norm(&mut self) -> Result<()> {
         let folded = FoldedResNet::new(&self.vs, self.meta.arch)?;
         let kind = if self.infers_in_bf16() { Kind::BFloat16 } else { Kind::Float };

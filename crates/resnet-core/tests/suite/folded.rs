@@ -115,8 +115,9 @@ fn a_refused_fused_convolution_is_an_error() {
 /// weights (rounded once, at fold time) instead of autocast over the plain folded network,
 /// and rounds no worse than that: its logits are as close to float32's as autocast's (a mean
 /// difference within 1.5x of autocast's; on these untrained networks, whose logits are about
-/// 1, both grow with depth), for resnet18-50, a lone image and a batch (every arch runs), channels_last (the default). Elsewhere, and in the standard layout, bf16
-/// keeps autocast on the plain folded network.
+/// 1, both grow with depth), for resnet18-50, a lone image and a batch (every arch runs),
+/// channels_last (the default). Elsewhere, and in the standard layout, bf16 keeps autocast
+/// on the plain folded network.
 #[test]
 fn bf16_inference_runs_fused_where_bf16_is_native_and_rounds_like_autocast() {
     let _alone = common::alone();
