@@ -266,7 +266,7 @@ function runDoctor(flags: Record<string, unknown>): void {
   else console.log(`libtorch  not loaded${report.loadError ? `:\n  ${report.loadError.split('\n').join('\n  ')}` : ''}`)
   if (report.cuda) console.log(`cuda      ${yes(report.cuda.available)} (${report.cuda.devices} device(s)), cuDNN ${yes(report.cuda.cudnn)}`)
   console.log(`gpus      ${report.gpus.length ? report.gpus.join('; ') : 'none listed by nvidia-smi'}`)
-  if (report.cpu) console.log(`cpu       ${report.cpu.threads} libtorch threads, native bf16 ${yes(report.cpu.nativeBf16)}, fused convolutions for fp32 inference ${yes(report.cpu.fusedConv)}`)
+  if (report.cpu) console.log(`cpu       ${report.cpu.threads} libtorch threads, native bf16 ${yes(report.cpu.nativeBf16)}, fused convolutions for fp32 inference ${yes(report.cpu.fusedConv)}, for bf16 ${yes(report.cpu.fusedConvBf16)}`)
   if (report.precisionAuto) {
     console.log(`precision 'auto': ${report.precisionAuto.cpu} on the CPU${report.precisionAuto.cuda ? `, ${report.precisionAuto.cuda} on CUDA` : ''}`)
   }

@@ -18,8 +18,9 @@ export interface DoctorReport {
   cuda: { available: boolean; devices: number; cudnn: boolean } | null
   /** What nvidia-smi lists (name, memory), if it is installed. */
   gpus: string[]
-  /** `fusedConv`: float32 inference on oneDNN's fused, prepacked convolutions. */
-  cpu: { threads: number; nativeBf16: boolean; fusedConv: boolean } | null
+  /** `fusedConv`: float32 inference on oneDNN's fused, prepacked convolutions;
+   *  `fusedConvBf16`: bf16 inference on them too (native bf16 only). */
+  cpu: { threads: number; nativeBf16: boolean; fusedConv: boolean; fusedConvBf16: boolean } | null
   /** What precision 'auto' computes in on each device here. */
   precisionAuto: { cpu: string; cuda: string | null } | null
   caches: { name: string; path: string; bytes: number }[]
@@ -109,7 +110,7 @@ export function doctor(): DoctorReport {
       }
     }
     report.cuda = { available: info.cudaAvailable, devices: info.cudaDeviceCount, cudnn: info.cudnnAvailable }
-    report.cpu = { threads: info.threads, nativeBf16: info.cpuNativeBf16, fusedConv: info.cpuFusedConv }
+    report.cpu = { threads: info.threads, nativeBf16: info.cpuNativeBf16, fusedConv: info.cpuFusedConv, fusedConvBf16: info.cpuFusedConvBf16 }
     report.precisionAuto = {
       cpu: info.cpuAutoBf16 ? 'bf16 autocast (native bf16, measured faster than fp32 here)' : info.cpuNativeBf16 ? 'fp32 (native bf16, but measured slower than fp32 here)' : 'fp32',
       cuda: info.cudaAvailable ? 'bf16 autocast' : null,
