@@ -140,8 +140,8 @@ async function prepare(arch, caseDir, data) {
   loaded.dispose()
 }
 
-/** The rounds' lines without the logits kept for `agreement`. */
-const withoutLogits = (cases) => Object.fromEntries(Object.entries(cases).map(([arch, { rounds }]) => [arch, rounds.map((lines) => lines.map(({ logits: _logits, ...line }) => line))]))
+/** A side's line without the logits kept for `agreement`, for the log and the JSON file. */
+const withoutLogits = ({ logits: _logits, ...line }) => line
 
 async function main() {
   const { makeDataset } = await import('../scripts/make-dataset.mjs')
@@ -169,7 +169,7 @@ async function main() {
           ...(await side('project', caseDir, { BENCH_PRECISION: 'auto', RESNET_NAPI_FUSED_CONV: '0' })),
         ]
         cases[arch].rounds.push(measured)
-        console.error(`[inference] round ${round} ${arch}: ${JSON.stringify(measured.map(({ logits: _logits, ...line }) => line))}`)
+        console.error(`[inference] round ${round} ${arch}: ${JSON.stringify(measured.map(withoutLogits))}`)
       }
     }
     const results = []
@@ -197,7 +197,7 @@ async function main() {
     }
     const machine = `${cores} cores, ${cpus()[0]?.model ?? 'unknown CPU'}`
     mkdirSync(args.out, { recursive: true })
-    writeFileSync(join(args.out, 'inference-onnx.json'), JSON.stringify({ date: new Date().toISOString(), machine, rounds, results, perRound: withoutLogits(cases) }, null, 2) + '\n')
+    writeFileSync(join(args.out, 'inference-onnx.json'), JSON.stringify({ date: new Date().toISOString(), machine, rounds, results, perRound: Object.fromEntries(archs.map((arch) => [arch, cases[arch].rounds.map((lines) => lines.map(withoutLogits))])) }, null, 2) + '\n')
     const ms = (value) => value.toFixed(1)
     const table = [
       `# Inference against onnxruntime-node (${new Date().toISOString()})`, '',
