@@ -39,6 +39,7 @@ test('precision auto, fp32 and bf16 at load: bf16 logits are close to fp32 and r
   const images = [sampleJpeg('disc'), sampleJpeg('stripes'), sampleJpeg('square')]
   const logits = async (precision) => {
     const model = await resnet.loadModel(output, { device: 'cpu', precision })
+    t.is(model.precision, precision === 'auto' ? (resnet.runtimeInfo().cpuAutoBf16 ? 'bf16' : 'fp32') : precision)
     const rows = await model.logits(images)
     model.dispose()
     return rows.map((row) => [...row])

@@ -49,6 +49,7 @@ test('POST /predict answers as predict() does; GET /health and /metadata; bad bo
   t.is(metadata.arch, 'resnet18')
   t.deepEqual(metadata.classes, model.classes)
   t.is(metadata.imageSize, 32)
+  t.is(metadata.precision, model.precision)
 
   const bad = async (init, path = '/predict') => {
     const response = await fetch(`${server.url}${path}`, { method: 'POST', ...init })

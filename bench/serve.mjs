@@ -4,8 +4,12 @@
 // exported model (bench/serve_onnx.mjs). Each server runs in a process of its own; the load
 // generator runs here, on the same machine (on 2 cores it takes CPU from all three alike).
 // Writes bench/results/serve.json and serve.md.
+// The project's servers compute in --precision (default 'auto', what a user gets: bf16 on a
+// CPU where it measures faster); ONNX Runtime computes in float32. A run with another
+// precision than 'auto' writes serve-<precision>.json/.md.
 // usage: node bench/serve.mjs [--arch resnet34] [--image-size 224] [--seconds 10]
-//                             [--concurrency 1,16,64] [--device cpu] [--out bench/results]
+//                             [--concurrency 1,16,64] [--device cpu] [--precision auto]
+//                             [--out bench/results]
 import autocannon from 'autocannon'
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -22,6 +26,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '1,16,64' },
     device: { type: 'string', default: 'cpu' },
+    precision: { type: 'string', default: 'auto' },
     out: { type: 'string', default: 'bench/results' },
   },
 })
@@ -49,11 +54,12 @@ try {
 
   const cli = join(root, 'dist', 'cli.js')
   const servers = [
-    { name: A, command: [cli, 'serve', '--model', modelDir, '--no-log', '--device', args.device] },
-    { name: B, command: [cli, 'serve', '--model', modelDir, '--no-log', '--device', args.device, '--max-batch', '1'] },
+    { name: A, command: [cli, 'serve', '--model', modelDir, '--no-log', '--device', args.device, '--precision', args.precision] },
+    { name: B, command: [cli, 'serve', '--model', modelDir, '--no-log', '--device', args.device, '--precision', args.precision, '--max-batch', '1'] },
     { name: C, command: [join(root, 'bench', 'serve_onnx.mjs'), modelDir, onnx] },
   ]
   const rows = []
+  let precision = null
   for (const [index, server] of servers.entries()) {
     const port = 18_080 + index
     const command = server.name === C ? [...server.command, String(port)] : [...server.command, '--port', String(port)]
@@ -62,18 +68,23 @@ try {
       await listening(child)
       const url = `http://127.0.0.1:${port}/predict`
       await load(url, bodies, 4, 3) // warm-up: first passes, oneDNN's kernels, ORT's arena
+      const metadata = async () => (server.name === C ? null : (await fetch(`http://127.0.0.1:${port}/metadata`)).json())
       for (const connections of levels) {
+        const before = await metadata()
         const result = await load(url, bodies, connections, seconds)
-        rows.push({ server: server.name, connections, ...result })
+        const after = await metadata()
+        // How full the passes were in this row: the images each forward pass held, on average.
+        const meanBatch = after && (after.batching.images - before.batching.images) / Math.max(1, after.batching.passes - before.batching.passes)
+        rows.push({ server: server.name, connections, ...result, ...(after ? { meanBatch } : {}) })
         console.log(JSON.stringify(rows.at(-1)))
+        if (index === 0) precision = after.precision
       }
-      if (index === 0) rows.at(-1).batching = await (await fetch(`http://127.0.0.1:${port}/metadata`)).json().then((meta) => meta.batching)
     } finally {
       child.kill('SIGTERM')
       await new Promise((resolve) => child.once('exit', resolve))
     }
   }
-  write(rows)
+  write(rows, precision)
 } finally {
   rmSync(work, { recursive: true, force: true })
 }
@@ -103,7 +114,7 @@ async function load(url, bodies, connections, duration) {
   }
 }
 
-function write(rows) {
+function write(rows, precision) {
   const at = (server, connections) => rows.find((row) => row.server === server && row.connections === connections)
   const top = Math.max(...levels)
   const low = Math.min(...levels)
@@ -113,22 +124,25 @@ function write(rows) {
     ratio(`at concurrency ${low}, (c) p50 / (a) p50`, at(C, low)?.p50Ms, at(A, low)?.p50Ms, 1),
   ]
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`
-  const report = { date: new Date().toISOString(), machine, arch: args.arch, imageSize, device: args.device, seconds, rows, goals }
+  const report = { date: new Date().toISOString(), machine, arch: args.arch, imageSize, device: args.device, precision: { asked: args.precision, project: precision, onnxruntime: 'fp32' }, seconds, rows, goals }
+  const name = args.precision === 'auto' ? 'serve' : `serve-${args.precision}`
   mkdirSync(args.out, { recursive: true })
-  writeFileSync(join(args.out, 'serve.json'), `${JSON.stringify(report, null, 2)}\n`)
+  writeFileSync(join(args.out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`)
   const table = [
     `# Serving (${report.date.slice(0, 10)}; ${machine}; ${args.arch} ${imageSize} px on ${args.device}; ${seconds} s per row; autocannon on the same machine)`,
     '',
-    '| server | concurrency | req/s | p50 ms | p99 ms | non-2xx | errors |',
-    '|---|---|---|---|---|---|---|',
-    ...rows.map((row) => `| ${row.server} | ${row.connections} | ${row.requestsPerSecond.toFixed(1)} | ${row.p50Ms} | ${row.p99Ms} | ${row.non2xx} | ${row.errors} |`),
+    `Precision: the project's servers ${precision} (asked: '${args.precision}'); onnxruntime-node float32.`,
+    '',
+    '| server | concurrency | req/s | p50 ms | p99 ms | non-2xx | errors | images per pass |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map((row) => `| ${row.server} | ${row.connections} | ${row.requestsPerSecond.toFixed(1)} | ${row.p50Ms} | ${row.p99Ms} | ${row.non2xx} | ${row.errors} | ${row.meanBatch?.toFixed(1) ?? '-'} |`),
     '',
     '| goal | ratio | wanted | met |',
     '|---|---|---|---|',
     ...goals.map((goal) => `| ${goal.name} | ${goal.ratio?.toFixed(2) ?? '-'} | ≥ ${goal.wanted} | ${goal.met ? 'yes' : 'no'} |`),
     '',
   ].join('\n')
-  writeFileSync(join(args.out, 'serve.md'), table)
+  writeFileSync(join(args.out, `${name}.md`), table)
   console.log(table)
 }
 

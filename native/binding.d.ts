@@ -14,6 +14,8 @@ export declare class NativeModel {
   get meta(): NativeModelMeta
   /** "cpu" or "cuda:N"; "disposed" after `dispose`. */
   get device(): string
+  /** What inference computes in: "fp32" or "bf16" ('auto' resolved at load). */
+  get precision(): string
   /** The batcher's limits and what it has done so far. */
   get batching(): NativeBatching
   /**

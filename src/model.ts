@@ -37,6 +37,12 @@ export class Model {
     return this.#native.device
   }
 
+  /** What inference computes in, LoadOptions.precision resolved for this device and
+   *  processor ('auto' becomes one of the two). */
+  get precision(): 'fp32' | 'bf16' {
+    return this.#native.precision as 'fp32' | 'bf16'
+  }
+
   /** Top-k classes for one image (a list) or for each of several (a list per image). */
   predict(input: ImageInput, options?: PredictOptions): Promise<Prediction[]>
   predict(input: ImageInput[], options?: PredictOptions): Promise<Prediction[][]>

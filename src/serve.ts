@@ -83,7 +83,7 @@ export async function serve(modelOrDir: Model | string, options: ServeOptions = 
 
 function routes(app: FastifyInstance, model: Model, topK: number): void {
   app.get('/health', async () => ({ status: 'ok', device: model.device }))
-  app.get('/metadata', async () => ({ arch: model.arch, classes: model.classes, imageSize: model.imageSize, preprocess: model.preprocess, device: model.device, batching: model.batching }))
+  app.get('/metadata', async () => ({ arch: model.arch, classes: model.classes, imageSize: model.imageSize, preprocess: model.preprocess, device: model.device, precision: model.precision, batching: model.batching }))
   app.post('/predict', async (request: FastifyRequest<{ Querystring: { topK?: string; tta?: string } }>, reply) => {
     const body = request.body
     if (!Buffer.isBuffer(body) || body.length === 0) {

@@ -37,6 +37,8 @@ pub struct NativeModel {
     meta: Arc<ModelMeta>,
     /// Where the weights live ("cpu", "cuda:N"): known without waiting for calls in flight.
     device_name: String,
+    /// What inference computes in, 'auto' resolved for this device: "fp32" or "bf16".
+    precision: &'static str,
     disposed: AtomicBool,
     batcher: Arc<Batcher>,
 }
@@ -45,8 +47,9 @@ impl NativeModel {
     pub fn wrap(model: SavedModel, limits: BatchLimits) -> Self {
         let meta = Arc::new(model.meta.clone());
         let device_name = resnet_core::device::device_name(model.device());
+        let precision = if model.infers_in_bf16() { "bf16" } else { "fp32" };
         let inner = Arc::new(Mutex::new(Some(model)));
-        NativeModel { inner, meta, device_name, disposed: AtomicBool::new(false), batcher: Batcher::new(limits) }
+        NativeModel { inner, meta, device_name, precision, disposed: AtomicBool::new(false), batcher: Batcher::new(limits) }
     }
 
     /// A promise of `present(answer)` for a call of a few images, gathered with concurrent
@@ -113,6 +116,12 @@ impl NativeModel {
             return "disposed".into();
         }
         self.device_name.clone()
+    }
+
+    /// What inference computes in: "fp32" or "bf16" ('auto' resolved at load).
+    #[napi(getter, catch_unwind)]
+    pub fn precision(&self) -> &'static str {
+        self.precision
     }
 
     /// The batcher's limits and what it has done so far.
