@@ -1,6 +1,7 @@
 // The first call into the library loads libtorch (0.35-0.65 s of dynamic linking and static
-// initialisers): loadModel() and preload() do it in a worker thread, so a server's event loop
-// is never held for it. Each case runs in a fresh process, where nothing is loaded yet.
+// initialisers): loadModel(), train() and preload() do it in a worker thread, so a server's
+// event loop is never held for it (train() checks its options first with the options addon,
+// which links no libtorch). Each case runs in a fresh process, where nothing is loaded yet.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
@@ -43,4 +44,18 @@ test('importing is instant; the first loadModel() and preload() + runtimeInfo() 
   t.log(`preload + runtimeInfo: largest gap ${info.largestGapMs.toFixed(1)} ms`)
   t.true(info.result >= 1)
   t.true(info.largestGapMs <= 50, `preload + runtimeInfo held the event loop ${info.largestGapMs} ms`)
+})
+
+test('the first train() holds the event loop at most 50 ms, and still throws a bad option at once', async (t) => {
+  const dir = temporaryDir(t)
+  makeDataset(join(dir, 'data'), { train: 2, test: 1, minSize: 32, maxSize: 40 })
+  const first = firstCall(`
+    let thrown = null
+    try { resnet.train({ data: dir + '/data', epochs: -1 }) } catch (error) { thrown = error.code }
+    const { model, history } = await resnet.train({ data: dir + '/data', arch: 'resnet18', imageSize: 32, batchSize: 6, epochs: 1, device: 'cpu', output: dir + '/model', recipe: 'notebook' })
+    model.dispose()
+    return { thrown, epochs: history.length }`, dir)
+  t.log(`first train(): largest gap ${first.largestGapMs.toFixed(1)} ms`)
+  t.deepEqual(first.result, { thrown: 'ERR_INVALID_OPTION', epochs: 1 })
+  t.true(first.largestGapMs <= 50, `the first train() held the event loop ${first.largestGapMs} ms`)
 })

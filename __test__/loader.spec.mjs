@@ -51,3 +51,25 @@ test('without libtorch the error is ERR_LIBTORCH with where it looked and the fi
   t.regex(error.message, /npx resnet setup --cpu/)
   t.regex(error.message, /RESNET_NAPI_LIBTORCH/)
 })
+
+test('without libtorch, train() still checks its options at once (the options addon links no libtorch), then rejects with ERR_LIBTORCH', (t) => {
+  const env = { ...process.env, HOME: '/nonexistent', RESNET_NAPI_CACHE: '/nonexistent/cache', PATH: '/nonexistent' }
+  // Nothing may lead the options addon to a libtorch: it must need none.
+  for (const name of ['LIBTORCH', 'RESNET_NAPI_LIBTORCH', 'LD_LIBRARY_PATH']) delete env[name]
+  const run = node(
+    `const { stripped } = require('./__test__/strip-rpath.cjs'); process.env.RESNET_NAPI_BINDING = stripped();
+     const resnet = require('./dist/index.js')
+     let thrown
+     try { resnet.train({ data: '/nonexistent/data', epochs: 0 }) } catch (e) { thrown = { code: e.code, message: e.message } }
+     resnet.train({ data: '/nonexistent/data', epochs: 1, output: '/nonexistent/run' }).then(
+       () => console.log('{}'),
+       (e) => console.log(JSON.stringify({ thrown, rejected: { code: e.code, message: e.message } })))`,
+    env,
+  )
+  t.is(run.status, 0, run.stderr)
+  const { thrown, rejected } = JSON.parse(run.stdout)
+  t.is(thrown?.code, 'ERR_INVALID_OPTION')
+  t.regex(thrown.message, /epochs/)
+  t.is(rejected?.code, 'ERR_LIBTORCH')
+  t.regex(rejected.message, /npx resnet setup/)
+})

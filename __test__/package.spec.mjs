@@ -80,13 +80,14 @@ const CHECK = `
 const { readdirSync, readFileSync } = require('node:fs')
 const resnet = require('resnet-napi')
 const info = resnet.runtimeInfo()
-const addon = Object.keys(require.cache).find((path) => path.endsWith('.node'))
+const loaded = (name) => Object.keys(require.cache).find((path) => path.endsWith(name))
+const addon = loaded('/resnet-napi.linux-x64-gnu.node')
 const libtorch = readFileSync('/proc/self/maps', 'utf8').split('\\n').map((line) => line.split(/\\s+/)[5]).find((path) => path && path.endsWith('/libtorch_cpu.so'))
 ;(async () => {
   const run = resnet.train({ data: 'data', output: 'run', arch: 'resnet18', epochs: 1, imageSize: 32, batchSize: 6, device: 'cpu', recipe: 'notebook' })
   const { model, history } = await run
   const ranked = await model.predict(readdirSync('data/test/disc').map((f) => 'data/test/disc/' + f)[0], { topK: 3 })
-  console.log(JSON.stringify({ info, addon, libtorch, history, ranked, classes: model.classes }))
+  console.log(JSON.stringify({ info, addon, optionsAddon: loaded('/resnet-napi-options.linux-x64-gnu.node'), libtorch, history, ranked, classes: model.classes }))
 })().catch((error) => { console.error(error); process.exit(1) })
 `
 
@@ -118,6 +119,7 @@ test('npm pack both packages, install offline without Rust, load, train a tiny e
   t.is(check.status, 0, check.stderr)
   const report = JSON.parse(check.stdout.trim().split('\n').pop())
   t.is(report.addon, join(app, 'node_modules', platform.name, 'resnet-napi.linux-x64-gnu.node'))
+  t.is(report.optionsAddon, join(app, 'node_modules', platform.name, 'resnet-napi-options.linux-x64-gnu.node'), 'train() checked its options with the platform package\'s options addon')
   t.truthy(report.libtorch, 'libtorch_cpu.so is mapped')
   t.true(report.info.threads >= 1)
   t.is(report.history.length, 1)

@@ -72,9 +72,6 @@ export declare class NativeTrainResult {
   takeReview(): NativeReview | null
 }
 
-/** Throws ERR_INVALID_OPTION for options that break a range or rule; looks at no file. */
-export declare function checkTrainOptions(options: Record<string, unknown>): void
-
 /**
  * Loads a model directory onto a device ("auto", "cpu", "cuda", "cuda:N"), its weights laid
  * out channels_last for inference when `channels_last`, computing in `precision` ("auto",
@@ -150,24 +147,6 @@ export interface NativeModelMeta {
   preprocess: NativePreprocess
   /** null for a model saved without it. */
   train: NativeAugmentation | null
-}
-
-/** One training option as the core defines it. */
-export interface NativeOptionSpec {
-  /** As the API names it; "group.key" inside a group such as `distributed`. */
-  name: string
-  /**
-   * "integer" | "number" | "choice" | "boolean" | "text" | "triple" | "fractionRange" |
-   * "data" | "device" | "group"
-   */
-  kind: string
-  /** What a message says the option expects: "an integer between 1 and 100000". */
-  expected: string
-  /** The default in words ("0.003; recipe notebook: 0.005"); null when unset means off. */
-  default?: string
-  /** The names a "choice" takes. */
-  choices?: Array<string>
-  help: string
 }
 
 export interface NativePrediction {
@@ -279,5 +258,3 @@ export interface RuntimeInfo {
 }
 
 export declare function startTraining(options: Record<string, unknown>, onEvent: (event: NativeTrainingEvent) => void, onDone: (error: Error | null, result: NativeTrainResult) => void): NativeTraining
-
-export declare function trainOptionSpecs(): Array<NativeOptionSpec>

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the addon (release) against the project's libtorch into native/, with napi's loader.
+# Builds the addon (release) against the project's libtorch into native/, with napi's loader,
+# and the options addon beside it.
 # With --test-hooks: the test suite's addon, with the fault-injection entry points
 # (crates/resnet-napi/src/fault_injection.rs), into native/test-hooks/.
 set -euo pipefail
@@ -14,6 +15,11 @@ if [[ "${1:-}" == "--test-hooks" ]]; then
   dir=native/test-hooks
   features=(--features test-hooks)
 fi
+# The option table and check, an addon without libtorch (crates/resnet-napi-options), into
+# native/ for both builds: train() checks options with it before libtorch is loaded.
+bash scripts/with-libtorch.sh npx napi build --platform --release \
+  --manifest-path crates/resnet-napi-options/Cargo.toml --config-path crates/resnet-napi-options/napi.json \
+  --output-dir native --no-js --dts options-binding.d.ts "$@"
 bash scripts/with-libtorch.sh npx napi build --platform --release \
   --manifest-path crates/resnet-napi/Cargo.toml --package-json-path package.json \
   --output-dir "$dir" "${features[@]}" --js binding.cjs --dts binding.d.ts "$@"

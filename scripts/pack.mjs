@@ -1,5 +1,5 @@
 // Packs the two npm packages as napi-rs projects publish them: `resnet-napi` (the facade, the
-// CLI and napi's loader, no binary) and `resnet-napi-linux-x64-gnu` (the prebuilt addon, with
+// CLI and napi's loader, no binary) and `resnet-napi-linux-x64-gnu` (the prebuilt addons, with
 // the build machine's rpath disabled so that libtorch is found as on a user's machine; see
 // src/native.ts). The packed main package lists the platform one in optionalDependencies, so
 // npm installs it where its os/cpu/libc match. As `napi pre-publish` does, that entry is added
@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const { disableRunpath } = createRequire(import.meta.url)('./elf-runpath.cjs')
 const PLATFORM = 'linux-x64-gnu'
+const OPTIONS_ADDON = `resnet-napi-options.${PLATFORM}.node`
 
 function readJson(path) {
   return JSON.parse(readFileSync(path, 'utf8'))
@@ -35,7 +36,8 @@ export function pack(outDir) {
   const platformDir = join(root, 'npm', PLATFORM)
   const platform = readJson(join(platformDir, 'package.json'))
   const addon = join(root, 'native', `${main.napi.binaryName}.${PLATFORM}.node`)
-  for (const needed of [addon, join(root, 'dist', 'index.js')]) {
+  const optionsAddon = join(root, 'native', OPTIONS_ADDON)
+  for (const needed of [addon, optionsAddon, join(root, 'dist', 'index.js')]) {
     if (!existsSync(needed)) throw new Error(`${needed} is missing: run \`npm run build\` first`)
   }
   if (platform.version !== main.version) {
@@ -48,6 +50,9 @@ export function pack(outDir) {
     mkdirSync(platformStage)
     copyFileSync(join(platformDir, 'package.json'), join(platformStage, 'package.json'))
     writeFileSync(join(platformStage, platform.main), disableRunpath(readFileSync(addon)))
+    // The options addon links no libtorch (and has no rpath to disable): train() checks its
+    // options with it before libtorch loads (src/native.ts, optionsBinding).
+    copyFileSync(optionsAddon, join(platformStage, OPTIONS_ADDON))
     // NCCL for distributed runs on GPUs, loaded from beside the addon (a build against a
     // libtorch without CUDA has none; the addon then uses Gloo).
     const nccl = join(root, 'native', 'libresnet_nccl.so')

@@ -299,8 +299,8 @@ const trainCommand = program
   .description('Train a ResNet on a folder holding train/ and test/ (or val/) class folders.')
   .option('--json', 'print the result as JSON instead of progress')
   .action((flags) => runTrain(flags))
-// The flags come from the addon's option table, loaded only for this command: `doctor` must
-// work where the addon cannot load.
+// The flags come from the options addon's table (no libtorch needed), loaded only for this
+// command: `doctor` must work where even that addon is missing.
 if (process.argv[2] === 'train') {
   try {
     addTrainFlags(trainCommand)

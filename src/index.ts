@@ -27,8 +27,8 @@ export async function evaluate(model: Model | string, data: string, options?: Ev
 }
 
 /** Loads libtorch and the addon without holding the event loop (in a worker thread; about
- *  0.5 s). loadModel() does this itself; train(), which checks its options at once, and
- *  runtimeInfo(), which answers at once, load them on the calling thread unless this ran first. */
+ *  0.5 s). loadModel() and train() do this themselves; runtimeInfo(), which answers at once,
+ *  loads them on the calling thread unless this ran first. */
 export async function preload(): Promise<void> {
   await loadBinding()
 }

@@ -8,9 +8,11 @@ import { constants, homedir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type * as Binding from '../native/binding'
+import type * as OptionsBinding from '../native/options-binding'
 import { resnetError } from './errors'
 
 export type NativeBinding = typeof Binding
+export type NativeOptionsBinding = typeof OptionsBinding
 
 const TORCH_VERSION = '2.11.0'
 // glibc's RTLD_NODELETE (not in os.constants): Node dlcloses a library that is not an addon,
@@ -18,6 +20,7 @@ const TORCH_VERSION = '2.11.0'
 const RTLD_NODELETE = 0x1000
 
 let cached: NativeBinding | undefined
+let cachedOptions: NativeOptionsBinding | undefined
 
 /** Directories that may hold libtorch's shared libraries, most explicit first. */
 export function libtorchCandidates(): string[] {
@@ -137,4 +140,28 @@ export function binding(): NativeBinding {
     }
     throw loadFailure(error, looked)
   }
+}
+
+const OPTIONS_ADDON = 'resnet-napi-options.linux-x64-gnu.node'
+
+/** The options addon (the training options' table and check): it links no libtorch, so it
+ *  loads in about a millisecond, on any thread, where libtorch is missing too. It lies beside
+ *  the addon: in native/ in a build from source, in the platform package when installed. */
+export function optionsBinding(): NativeOptionsBinding {
+  if (cachedOptions) return cachedOptions
+  const places = [join(__dirname, '..', 'native', OPTIONS_ADDON)]
+  try {
+    places.push(join(require.resolve('resnet-napi-linux-x64-gnu/package.json'), '..', OPTIONS_ADDON))
+  } catch {
+    // not installed from npm: the build's copy is the only place
+  }
+  const found = places.find((place) => existsSync(place))
+  if (!found) {
+    throw resnetError('ERR_LIBTORCH', [
+      `Cannot load resnet-napi's options addon (${OPTIONS_ADDON}). Looked in: ${places.join(', ')}.`,
+      'Build it with `npm run build:native`, or reinstall resnet-napi so that npm installs resnet-napi-linux-x64-gnu.',
+    ].join('\n'))
+  }
+  cachedOptions = require(found) as NativeOptionsBinding
+  return cachedOptions
 }

@@ -1,9 +1,9 @@
 // The training options' table comes from the core (every range, default, message and help
-// line is defined there once). Here it serves the two things only JavaScript can do: check
+// line is defined there once), through the options addon, which loads without libtorch. Here it serves the two things only JavaScript can do: check
 // JavaScript types before values cross into Rust, and let the CLI make its flags from it.
-import type { NativeOptionSpec } from '../native/binding'
+import type { NativeOptionSpec } from '../native/options-binding'
 import { fromNative } from './errors'
-import { binding } from './native'
+import { optionsBinding } from './native'
 import type { TrainOptions } from './types'
 import { invalid, knownKeys } from './validate'
 
@@ -26,7 +26,7 @@ let specs: OptionSpec[] | undefined
 
 /** The core's table of training options, in help order. */
 export function optionSpecs(): OptionSpec[] {
-  specs ??= binding().trainOptionSpecs()
+  specs ??= optionsBinding().trainOptionSpecs()
   return specs
 }
 
@@ -82,7 +82,7 @@ export function checkTypes(options: Record<string, unknown>): void {
 /** The core's check of every range and rule; looks at no file. */
 export function checkRules(options: Record<string, unknown>): void {
   try {
-    binding().checkTrainOptions(options)
+    optionsBinding().checkTrainOptions(options)
   } catch (error) {
     throw fromNative(error)
   }

@@ -7,7 +7,7 @@ import type { NativeRunTimings, NativeTrainResult, NativeTraining, NativeTrainin
 import { runRanks } from './distributed'
 import { fromNative, resnetError } from './errors'
 import { Model, loadModel } from './model'
-import { binding } from './native'
+import { loadBinding } from './native'
 import { checkRules, checkTypes, optionSpec } from './options'
 import { ReportRecorder } from './report'
 import { imagenetWeights } from './weights'
@@ -180,9 +180,11 @@ export class TrainingRun extends EventEmitter<TrainingEvents> implements Promise
     if (nativeOptions.pretrained === IMAGENET) {
       nativeOptions.pretrained = await imagenetWeights(nativeOptions.arch, (event) => this.#emitSafely('download', event), this.#beforeStart.signal)
     }
+    // The first call into libtorch loads it in a worker thread, not on the event loop.
+    const native = await loadBinding()
     if (this.#beforeStart.signal.aborted) throw resnetError('ERR_ABORTED', 'training was aborted before it started')
     this.#nativeStartedAt = performance.now()
-    this.#native = binding().startTraining(nativeOptions, (event) => this.#onNativeEvent(event), done)
+    this.#native = native.startTraining(nativeOptions, (event) => this.#onNativeEvent(event), done)
   }
 
   /** The native thread's phases, with the facade's time before it (options, a download) in

@@ -62,6 +62,11 @@ impl Error {
         }
     }
 
+    /// "CODE: message", as the bindings hand errors over (the facade moves the code to `code`).
+    pub fn coded_message(&self) -> String {
+        format!("{}: {self}", self.code())
+    }
+
     pub fn dataset(message: impl Into<String>, path: &Path) -> Self {
         Error::Dataset { message: message.into(), path: path.to_path_buf() }
     }

@@ -3,7 +3,7 @@
 use resnet_core::Error;
 
 pub fn to_napi(error: Error) -> napi::Error {
-    napi::Error::new(napi::Status::GenericFailure, format!("{}: {}", error.code(), error))
+    napi::Error::new(napi::Status::GenericFailure, error.coded_message())
 }
 
 /// Runs core work with panics turned into `ERR_LIBTORCH` errors.

@@ -1,10 +1,10 @@
 //! The Node-API binding of resnet-core. It converts options, errors and events between
-//! JavaScript and the core, and does nothing else. Every entry point catches panics.
+//! JavaScript and the core, and does nothing else. Every entry point catches panics. The
+//! option table and check are in resnet-napi-options, an addon without libtorch.
 mod errors;
 #[cfg(feature = "test-hooks")]
 mod fault_injection;
 mod model;
-mod options;
 mod results;
 mod torch_thread;
 mod training;

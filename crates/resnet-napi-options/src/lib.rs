@@ -1,7 +1,10 @@
 //! The training options' table for JavaScript, where the facade checks JavaScript types with
 //! it and the CLI makes its flags and help from it, and the check that refuses bad options at
 //! once. Every rule, default and message is the core's (`resnet_core::options`).
-use crate::errors::to_napi;
+//!
+//! An addon of its own, apart from resnet-napi: it links no libtorch, so `train()` checks its
+//! options synchronously without loading libtorch on the calling thread (about 0.5 s), and
+//! `resnet train --help` lists the flags where libtorch is missing.
 use napi_derive::napi;
 use resnet_core::options::{defaults::default_text, spec::Kind, TRAIN_OPTIONS};
 
@@ -43,5 +46,5 @@ pub fn train_option_specs() -> Vec<NativeOptionSpec> {
 /// Throws ERR_INVALID_OPTION for options that break a range or rule; looks at no file.
 #[napi(catch_unwind)]
 pub fn check_train_options(#[napi(ts_arg_type = "Record<string, unknown>")] options: serde_json::Value) -> napi::Result<()> {
-    resnet_core::options::check_train_options(&options).map_err(to_napi)
+    resnet_core::options::check_train_options(&options).map_err(|error| napi::Error::new(napi::Status::GenericFailure, error.coded_message()))
 }
