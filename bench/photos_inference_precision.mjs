@@ -11,7 +11,7 @@
 //   with --output DIR). A path whose precision this CPU cannot run natively is still measured
 //   (bf16 is then emulated, and slow); the table says whether bf16 is native here.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -63,7 +63,9 @@ function softmax(row) {
   return exps.map((value) => value / sum)
 }
 
-const argmax = (row) => row.indexOf(Math.max(...row))
+function argmax(row) {
+  return row.indexOf(Math.max(...row))
+}
 
 function measure() {
   const files = photos(args.data)
@@ -98,13 +100,18 @@ function measure() {
   })
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`
   const { nativeBf16, fusedFp32, fusedBf16 } = reference
-  const report = { date: new Date().toISOString(), machine, model: args.model, data: args.data, nativeBf16, fusedFp32, fusedBf16, rows }
+  // How the model was trained, from the run's config.json where there is one.
+  const configPath = join(args.model, 'config.json')
+  const config = existsSync(configPath) ? JSON.parse(readFileSync(configPath, 'utf8')) : null
+  const training = config && { arch: config.arch, imageSize: config.imageSize, epochs: config.epochs, seed: config.seed, precision: config.precision }
+  const trainedAs = training ? `: ${training.arch} at ${training.imageSize} px, ${training.epochs} epochs, seed ${training.seed}, trained with precision '${training.precision}'` : ''
+  const report = { date: new Date().toISOString(), machine, model: args.model, training, data: args.data, nativeBf16, fusedFp32, fusedBf16, rows }
   mkdirSync(args.out, { recursive: true })
   writeFileSync(join(args.out, 'photos-inference-precision.json'), `${JSON.stringify(report, null, 2)}\n`)
   const table = [
     `# Inference precision on real photos (${report.date.slice(0, 10)}; ${machine})`,
     '',
-    `${rows[0].count} validation photos (${args.data}), one trained model (${args.model}). Native bf16: ${nativeBf16}; fused convolutions in fp32: ${fusedFp32}, in bf16: ${fusedBf16}. Differences are against the fp32 fused path's answers; seconds are for all photos in calls of 16, decoding included.`,
+    `${rows[0].count} validation photos (${args.data}), one trained model (${args.model}${trainedAs}). Native bf16: ${nativeBf16}; fused convolutions in fp32: ${fusedFp32}, in bf16: ${fusedBf16}. Differences are against the fp32 fused path's answers; seconds are for all photos in calls of 16, decoding included.`,
     '',
     '| path | accuracy | top-1 agreement with fp32 | largest logit difference | mean / largest probability difference | seconds |',
     '|---|---|---|---|---|---|',
