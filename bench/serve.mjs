@@ -6,10 +6,12 @@
 // Writes bench/results/serve.json and serve.md.
 // The project's servers compute in --precision (default 'auto', what a user gets: bf16 on a
 // CPU where it measures faster); ONNX Runtime computes in float32. A run with another
-// precision than 'auto' writes serve-<precision>.json/.md.
+// precision than 'auto' writes serve-<precision>.json/.md; one on a GPU (--device cuda, as
+// scripts/gpu-serve.sh runs it, servers a and b) serve-gpu.*, with the GPU goal: at the highest
+// concurrency, (a) answers at least 5x its throughput at the lowest.
 // usage: node bench/serve.mjs [--arch resnet34] [--image-size 224] [--seconds 10]
 //                             [--concurrency 1,16,64] [--device cpu] [--precision auto]
-//                             [--out bench/results]
+//                             [--servers a,b,c] [--out bench/results]
 import autocannon from 'autocannon'
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -27,12 +29,14 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1,16,64' },
     device: { type: 'string', default: 'cpu' },
     precision: { type: 'string', default: 'auto' },
+    servers: { type: 'string', default: 'a,b,c' },
     out: { type: 'string', default: 'bench/results' },
   },
 })
 const imageSize = Number(args['image-size'])
 const seconds = Number(args.seconds)
 const levels = args.concurrency.split(',').map(Number)
+const chosen = args.servers.split(',')
 const root = join(import.meta.dirname, '..')
 const work = mkdtempSync(join(tmpdir(), 'resnet-serve-bench-'))
 const [A, B, C] = ['resnet serve (batching)', 'resnet serve, batching off', 'fastify + sharp + onnxruntime-node']
@@ -48,16 +52,18 @@ try {
   const { model } = await train({ data, arch: args.arch, imageSize, epochs: 1, batchSize: 4, device: args.device, recipe: 'notebook', output: modelDir })
   model.dispose()
   const onnx = join(work, 'model.onnx')
-  const cpuModel = await loadModel(modelDir, { device: 'cpu' })
-  await cpuModel.exportOnnx(onnx)
-  cpuModel.dispose()
+  if (chosen.includes('c')) {
+    const cpuModel = await loadModel(modelDir, { device: 'cpu' })
+    await cpuModel.exportOnnx(onnx)
+    cpuModel.dispose()
+  }
 
   const cli = join(root, 'dist', 'cli.js')
   const servers = [
-    { name: A, command: [cli, 'serve', '--model', modelDir, '--no-log', '--device', args.device, '--precision', args.precision] },
-    { name: B, command: [cli, 'serve', '--model', modelDir, '--no-log', '--device', args.device, '--precision', args.precision, '--max-batch', '1'] },
-    { name: C, command: [join(root, 'bench', 'serve_onnx.mjs'), modelDir, onnx] },
-  ]
+    { letter: 'a', name: A, command: [cli, 'serve', '--model', modelDir, '--no-log', '--device', args.device, '--precision', args.precision] },
+    { letter: 'b', name: B, command: [cli, 'serve', '--model', modelDir, '--no-log', '--device', args.device, '--precision', args.precision, '--max-batch', '1'] },
+    { letter: 'c', name: C, command: [join(root, 'bench', 'serve_onnx.mjs'), modelDir, onnx] },
+  ].filter((server) => chosen.includes(server.letter))
   const rows = []
   let precision = null
   for (const [index, server] of servers.entries()) {
@@ -77,7 +83,7 @@ try {
         const meanBatch = after && (after.batching.images - before.batching.images) / Math.max(1, after.batching.passes - before.batching.passes)
         rows.push({ server: server.name, connections, ...result, ...(after ? { meanBatch } : {}) })
         console.log(JSON.stringify(rows.at(-1)))
-        if (index === 0) precision = after.precision
+        if (server.name === A) precision = after.precision
       }
     } finally {
       child.kill('SIGTERM')
@@ -118,20 +124,25 @@ function write(rows, precision) {
   const at = (server, connections) => rows.find((row) => row.server === server && row.connections === connections)
   const top = Math.max(...levels)
   const low = Math.min(...levels)
-  const goals = [
-    ratio(`at concurrency ${top}, (a) throughput / (c)`, at(A, top)?.requestsPerSecond, at(C, top)?.requestsPerSecond, 1.5),
-    ratio(`at concurrency ${top}, (a) throughput / (b)`, at(A, top)?.requestsPerSecond, at(B, top)?.requestsPerSecond, 2),
-    ratio(`at concurrency ${low}, (c) p50 / (a) p50`, at(C, low)?.p50Ms, at(A, low)?.p50Ms, 1),
-  ]
+  // The goals whose servers ran.
+  const goals = (args.device === 'cpu'
+    ? [
+        { needs: 'ac', goal: ratio(`at concurrency ${top}, (a) throughput / (c)`, at(A, top)?.requestsPerSecond, at(C, top)?.requestsPerSecond, 1.5) },
+        { needs: 'ab', goal: ratio(`at concurrency ${top}, (a) throughput / (b)`, at(A, top)?.requestsPerSecond, at(B, top)?.requestsPerSecond, 2) },
+        { needs: 'ac', goal: ratio(`at concurrency ${low}, (c) p50 / (a) p50`, at(C, low)?.p50Ms, at(A, low)?.p50Ms, 1) },
+      ]
+    : [{ needs: 'a', goal: ratio(`(a) throughput at concurrency ${top} / at concurrency ${low}`, at(A, top)?.requestsPerSecond, at(A, low)?.requestsPerSecond, 5) }])
+    .filter(({ needs }) => [...needs].every((letter) => chosen.includes(letter)))
+    .map(({ goal }) => goal)
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`
   const report = { date: new Date().toISOString(), machine, arch: args.arch, imageSize, device: args.device, precision: { asked: args.precision, project: precision, onnxruntime: 'fp32' }, seconds, rows, goals }
-  const name = args.precision === 'auto' ? 'serve' : `serve-${args.precision}`
+  const name = ['serve', args.device === 'cpu' ? null : 'gpu', args.precision === 'auto' ? null : args.precision].filter(Boolean).join('-')
   mkdirSync(args.out, { recursive: true })
   writeFileSync(join(args.out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`)
   const table = [
     `# Serving (${report.date.slice(0, 10)}; ${machine}; ${args.arch} ${imageSize} px on ${args.device}; ${seconds} s per row; autocannon on the same machine)`,
     '',
-    `Precision: the project's servers ${precision} (asked: '${args.precision}'); onnxruntime-node float32.`,
+    `Precision: the project's servers ${precision} (asked: '${args.precision}')${chosen.includes('c') ? '; onnxruntime-node float32' : ''}.`,
     '',
     '| server | concurrency | req/s | p50 ms | p99 ms | non-2xx | errors | images per pass |',
     '|---|---|---|---|---|---|---|---|',

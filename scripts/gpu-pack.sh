@@ -17,6 +17,10 @@
 # and fashion_mnist_folders.py, and the IDX files of Debian's dataset-fashion-mnist (the
 # training images recompressed with xz: 22.6 MB against 26.4 as gzip).
 #
+# --serve, .device/serve, for scripts/gpu-serve.sh (issue 24, item 5, the GPU row): besides the
+# runtime, bench/serve.mjs, scripts/make-dataset.mjs and the node_modules closure of fastify,
+# autocannon, jpeg-js and pngjs (about 13 MiB).
+#
 # Refuses a bundle over 60 MiB (the device tool carries 64 MiB in all).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +29,8 @@ fmnist=/usr/share/datasets/fashion-mnist
 if [[ "${1:-}" == --fmnist ]]; then
   [[ -f "$fmnist/train-images-idx3-ubyte.gz" ]] || { echo "no Fashion-MNIST here: sudo apt-get install -y dataset-fashion-mnist" >&2; exit 1; }
   bundle=.device/fmnist
+elif [[ "${1:-}" == --serve ]]; then
+  bundle=.device/serve
 else
   bundle=.device/gpu
   # The photos first: their source is a git clone (PHOTOS_GIT), which fails in seconds where
@@ -43,7 +49,16 @@ for module in uplot cli-progress commander string-width strip-ansi ansi-regex em
   [[ -d "node_modules/$module" ]] && cp -r "node_modules/$module" "$bundle/node_modules/"
 done
 
-if [[ "$bundle" == .device/fmnist ]]; then
+if [[ "$bundle" == .device/serve ]]; then
+  mkdir -p "$bundle/scripts"
+  cp bench/serve.mjs "$bundle/bench/"
+  cp scripts/make-dataset.mjs "$bundle/scripts/"
+  # Every package those four need, as npm laid them out (nested node_modules included).
+  node scripts/module-closure.mjs fastify autocannon jpeg-js pngjs | while read -r module; do
+    mkdir -p "$bundle/$(dirname "$module")"
+    [[ -e "$bundle/$module" ]] || cp -r "$module" "$bundle/$module"
+  done
+elif [[ "$bundle" == .device/fmnist ]]; then
   mkdir -p "$bundle/fmnist"
   cp bench/fashion-mnist-gpu.mjs bench/fashion_mnist_folders.py "$bundle/bench/"
   zcat "$fmnist/train-images-idx3-ubyte.gz" | xz -9 -T0 > "$bundle/fmnist/train-images-idx3-ubyte.xz"
