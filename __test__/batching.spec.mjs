@@ -96,6 +96,23 @@ test('a call of more images than maxBatch runs alone; dispose fails the waiting 
   t.regex(error.message, /dispose/)
 })
 
+test('a model waiting for a fuller batch does not hold the torch thread: another model answers meanwhile', async (t) => {
+  const { output, images } = await trainedModel(t)
+  const patient = await resnet.loadModel(output, { maxBatch: 8, maxDelayMs: 1500 })
+  const prompt = await resnet.loadModel(output)
+  t.teardown(() => [patient, prompt].forEach((model) => model.dispose()))
+  await prompt.predict(images[0]) // both models' first pass (oneDNN's kernels) before the race
+  const order = []
+  const started = performance.now()
+  const waiting = patient.predict(images[1]).then(() => order.push(['patient', performance.now() - started]))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await prompt.predict(images[2]).then(() => order.push(['prompt', performance.now() - started]))
+  await waiting
+  t.log(order.map(([name, ms]) => `${name} ${ms.toFixed(0)} ms`).join(', '))
+  t.deepEqual(order.map(([name]) => name), ['prompt', 'patient'], 'the lone call waits for its batch; the other model does not wait with it')
+  t.true(order[1][1] >= 1400, `the patient call was held ${order[1][1]} ms, not its 1500 ms delay`)
+})
+
 test('loadModel checks maxBatch and maxDelayMs', async (t) => {
   for (const [options, pattern] of [
     [{ maxBatch: 0 }, /maxBatch/],

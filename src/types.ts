@@ -309,7 +309,7 @@ export interface LoadOptions {
   maxBatch?: number
   /** How long the oldest waiting call may be held back for a fuller batch, in milliseconds.
    *  At 0 a lone call runs at once and the calls arriving during a pass form the next batch.
-   *  @default 0 */
+   *  The wait holds no other model's calls and no training. @default 0 */
   maxDelayMs?: number
 }
 

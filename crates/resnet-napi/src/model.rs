@@ -73,7 +73,7 @@ impl NativeModel {
         });
         let (model, batcher) = (self.inner.clone(), self.batcher.clone());
         let schedule = move || {
-            let drainer = batcher.clone();
+            let (drainer, model) = (batcher.clone(), model.clone());
             let drain = move || drainer.drain(|| model.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
             if !torch_thread::spawn(drain) {
                 batcher.fail_waiting(&resnet_core::Error::Libtorch("the inference thread is not running".into()));

@@ -7,7 +7,9 @@
 //! hands each caller exactly its own rows.
 //!
 //! Nothing is held back unless `max_delay` asks for it: a lone call runs at once, and the calls
-//! that arrive while a pass runs form the next batch.
+//! that arrive while a pass runs form the next batch. When it asks, a waiter thread of the
+//! batcher's own holds the calls until a batch is due and only then has the torch thread run
+//! it: the torch thread, which every model and every training shares, is never held waiting.
 use crate::error::{Error, Result};
 use crate::host_reads::to_host;
 use crate::inference::{decode_inputs, host_rows, ImageInput, Output, Prediction};
@@ -99,8 +101,11 @@ pub struct Batcher {
 struct Queue {
     waiting: VecDeque<Waiting>,
     images: usize,
-    /// A drain is scheduled or running: later calls join its queue instead of scheduling one.
+    /// A drain (or, with a delay, the waiter thread) is under way: later calls join its queue
+    /// instead of starting one.
     draining: bool,
+    /// With a delay: the waiter has scheduled a drain that has not finished yet.
+    pass_pending: bool,
     /// The model was disposed: calls fail instead of waiting.
     closed: bool,
 }
@@ -134,9 +139,10 @@ impl Batcher {
     }
 
     /// Decodes `inputs` as `meta` says on rayon's pool, then queues them for a pass. A bad
-    /// image fails this call alone, at once, with the usual `ERR_IMAGE_DECODE`. `schedule` is
-    /// called when no drain is under way: it must have `drain` run on the torch thread.
-    pub fn submit(self: &Arc<Self>, meta: Arc<ModelMeta>, inputs: Vec<ImageInput>, ask: Ask, reply: Reply, schedule: impl FnOnce() + Send + 'static) {
+    /// image fails this call alone, at once, with the usual `ERR_IMAGE_DECODE`. `schedule` must
+    /// have `drain` run on the torch thread; it is called when no drain is under way (with a
+    /// delay: from the waiter thread, each time a batch is due).
+    pub fn submit(self: &Arc<Self>, meta: Arc<ModelMeta>, inputs: Vec<ImageInput>, ask: Ask, reply: Reply, schedule: impl Fn() + Send + 'static) {
         let batcher = Arc::clone(self);
         rayon::spawn(move || {
             let arrived = Instant::now();
@@ -147,7 +153,7 @@ impl Batcher {
                 }
                 Ok(pixels) => {
                     if batcher.push(Waiting { pixels, images: inputs.len(), ask, arrived, reply }) {
-                        schedule();
+                        batcher.start(schedule);
                     }
                 }
             }
@@ -168,15 +174,63 @@ impl Batcher {
         !std::mem::replace(&mut queue.draining, true)
     }
 
-    /// Runs the waiting calls, a batch at a time, until none is left: on the torch thread.
-    /// `model` locks the model for one pass (`None` once disposed: each call is told so); it is
-    /// not held while the queue waits for a fuller batch, so `dispose` never waits for that.
+    /// Starts draining the queue: at once without a delay; with one, from a waiter thread that
+    /// waits (off the torch thread) for each batch to be due, then schedules its pass, until
+    /// the queue is empty.
+    fn start(self: Arc<Self>, schedule: impl Fn() + Send + 'static) {
+        if self.limits.max_delay.is_zero() {
+            return schedule();
+        }
+        let batcher = Arc::clone(&self);
+        let waiter = move || {
+            while batcher.wait_until_due() {
+                schedule();
+            }
+        };
+        if let Err(error) = std::thread::Builder::new().name("resnet-batcher".into()).spawn(waiter) {
+            self.fail_waiting(&Error::Libtorch(format!("cannot start the batching thread: {error}")));
+        }
+    }
+
+    /// The waiter's wait: true when a batch is due (a full one waits, or the oldest call has
+    /// waited `max_delay`) and no pass is pending, marking one pending; false when the queue is
+    /// empty (or closed), ending the waiter.
+    fn wait_until_due(&self) -> bool {
+        let mut queue = self.lock();
+        loop {
+            let Some(oldest) = queue.waiting.front() else {
+                queue.draining = false;
+                return false;
+            };
+            let deadline = oldest.arrived + self.limits.max_delay;
+            let now = Instant::now();
+            if !queue.pass_pending && (queue.images >= self.limits.max_batch || now >= deadline) {
+                queue.pass_pending = true;
+                return true;
+            }
+            let wait = if queue.pass_pending { Duration::from_secs(3600) } else { deadline - now };
+            queue = match self.grew.wait_timeout(queue, wait) {
+                Ok((queue, _)) => queue,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
+    /// Runs the waiting calls that are due, a batch at a time: on the torch thread. Without a
+    /// delay every waiting call is due, and it runs until none is left. `model` locks the
+    /// model for one pass (`None` once disposed: each call is told so).
     pub fn drain<M: Deref<Target = Option<SavedModel>>>(&self, model: impl Fn() -> M) {
         loop {
             let batch = {
-                let mut queue = self.wait_for_batch(self.lock());
-                if queue.waiting.is_empty() {
-                    queue.draining = false;
+                let mut queue = self.lock();
+                if !self.is_due(&queue) {
+                    if self.limits.max_delay.is_zero() {
+                        queue.draining = false;
+                    } else {
+                        // The waiter takes over until the next batch is due.
+                        queue.pass_pending = false;
+                        self.grew.notify_all();
+                    }
                     return;
                 }
                 take_batch(&mut queue, self.limits.max_batch)
@@ -196,7 +250,13 @@ impl Batcher {
         let batch: Vec<Waiting> = {
             let mut queue = self.lock();
             queue.images = 0;
-            queue.draining = false;
+            if self.limits.max_delay.is_zero() {
+                queue.draining = false;
+            } else {
+                // The waiter, if there is one, sees the empty queue and ends the drain.
+                queue.pass_pending = false;
+                self.grew.notify_all();
+            }
             queue.waiting.drain(..).collect()
         };
         fail_all(batch, error);
@@ -215,20 +275,9 @@ impl Batcher {
         fail_all(batch, &disposed());
     }
 
-    /// Holds the queue until a full batch waits or the oldest call has waited `max_delay`.
-    fn wait_for_batch<'a>(&self, mut queue: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
-        while let Some(oldest) = queue.waiting.front() {
-            let deadline = oldest.arrived + self.limits.max_delay;
-            let now = Instant::now();
-            if queue.images >= self.limits.max_batch || now >= deadline {
-                break;
-            }
-            queue = match self.grew.wait_timeout(queue, deadline - now) {
-                Ok((queue, _)) => queue,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
-        queue
+    /// Whether a batch is due: a full one waits, or the oldest call has waited `max_delay`.
+    fn is_due(&self, queue: &Queue) -> bool {
+        queue.waiting.front().is_some_and(|oldest| queue.images >= self.limits.max_batch || oldest.arrived.elapsed() >= self.limits.max_delay)
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
