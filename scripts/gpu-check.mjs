@@ -114,7 +114,8 @@ const image = sampleJpeg('disc')
 // The same weights on the device and on the CPU: in float32 (cuDNN may use TF32, hence the
 // tolerance), and in bf16 autocast, inference's default on CUDA, which must rank alike.
 await check('logits-device-vs-cpu', 120, async () => {
-  const onCpu = await resnet.loadModel(defaultOutput, { device: 'cpu' })
+  // float32 on the CPU: 'auto' would be bf16 on a CPU with AMX, blurring the fp32 comparison.
+  const onCpu = await resnet.loadModel(defaultOutput, { device: 'cpu', precision: 'fp32' })
   const reference = await onCpu.logits(image)
   onCpu.dispose()
   const compared = {}
