@@ -1,21 +1,34 @@
 //! channels_last: NCHW tensors whose memory is ordered NHWC, which oneDNN (CPU) and cuDNN
-//! (with bf16) convolve faster. tch has no memory-format API, so the strides come from
-//! permute -> contiguous -> permute back, which keeps the logical NCHW shape.
+//! (with bf16) convolve faster. tch has no memory-format API, so the tensor is copied into
+//! memory allocated with channels_last's strides, which keeps the logical NCHW shape.
 use crate::error::Result;
 use tch::nn::VarStore;
 use tch::Tensor;
 
-/// `tensor` (4-D) with channels_last strides; other ranks are returned as they are.
+/// `tensor` (4-D) with channels_last strides, size-1 dimensions included (a copy unless it has
+/// them already); other ranks are returned as they are.
 pub fn channels_last(tensor: &Tensor) -> Result<Tensor> {
-    if tensor.dim() != 4 {
+    let size = tensor.size();
+    let [_, channels, height, width] = size[..] else { return Ok(tensor.shallow_clone()) };
+    if is_channels_last(tensor) {
         return Ok(tensor.shallow_clone());
     }
-    Ok(tensor.f_permute([0, 2, 3, 1])?.f_contiguous()?.f_permute([0, 3, 1, 2])?)
+    // (permute -> contiguous -> permute back would keep a contiguous 1x1 weight's strides:
+    // contiguous() sees nothing to do where the dimensions it would move have size 1.)
+    let mut laid_out = Tensor::f_empty_strided(&size, [height * width * channels, 1, width * channels, channels], (tensor.kind(), tensor.device()))?;
+    laid_out.f_copy_(tensor)?;
+    Ok(laid_out)
 }
 
-/// Whether a 4-D tensor is laid out channels_last (channel stride 1).
+/// Whether a 4-D tensor has exactly the strides `channels_last` gives it: NHWC order, and for
+/// size-1 dimensions the same strides too. A contiguous 1x1 convolution weight has channel
+/// stride 1 already but other strides than the gradient libtorch computes for it in
+/// channels_last; DDP compares the two strictly and warns ("Grad strides do not match bucket
+/// view strides"), so such a weight counts as not yet converted.
 pub fn is_channels_last(tensor: &Tensor) -> bool {
-    tensor.dim() == 4 && tensor.stride()[1] == 1 && tensor.size()[1] > 1
+    let size = tensor.size();
+    let [_, channels, height, width] = size[..] else { return false };
+    channels > 1 && tensor.stride() == [height * width * channels, 1, width * channels, channels]
 }
 
 /// Re-lays every convolution weight of `vs` channels_last in place: the variables keep

@@ -60,3 +60,26 @@ fn initialisation_follows_torchvision() {
     assert_eq!(names["bn1.weight"].mean(Kind::Float).double_value(&[]), 1.0);
     assert_eq!(names["bn1.bias"].abs().sum(Kind::Float).double_value(&[]), 0.0);
 }
+
+/// DDP lays its gradient buckets out like the parameters and warns when a gradient comes with
+/// other strides ("Grad strides do not match bucket view strides"), comparing size-1
+/// dimensions too. After the conversion to channels_last, every weight, 1x1 downsampling
+/// convolutions included, must have the strides its gradient gets.
+#[test]
+fn channels_last_weights_have_their_gradients_strides() {
+    let _alone = common::alone();
+    let vs = VarStore::new(Device::Cpu);
+    let net = ResNet::new(&vs.root(), Arch::Resnet50, 5);
+    resnet_core::model::layout::convert_to_channels_last(&vs).unwrap();
+    let input = resnet_core::model::layout::channels_last(&Tensor::randn([2, 3, 64, 64], (Kind::Float, Device::Cpu))).unwrap();
+    net.forward_t(&input, true).sum(Kind::Float).backward();
+    let mut checked = 0;
+    for (name, weight) in vs.variables() {
+        if weight.dim() != 4 {
+            continue;
+        }
+        assert_eq!(weight.grad().stride(), weight.stride(), "{name} {:?}", weight.size());
+        checked += 1;
+    }
+    assert!(checked > 50, "{checked} convolution weights");
+}
