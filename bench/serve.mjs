@@ -135,7 +135,7 @@ function write(rows, precision) {
     .filter(({ needs }) => [...needs].every((letter) => chosen.includes(letter)))
     .map(({ goal }) => goal)
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`
-  const report = { date: new Date().toISOString(), machine, arch: args.arch, imageSize, device: args.device, precision: { asked: args.precision, project: precision, onnxruntime: 'fp32' }, seconds, rows, goals }
+  const report = { date: new Date().toISOString(), machine, arch: args.arch, imageSize, device: args.device, precision: { asked: args.precision, project: precision, onnxruntime: chosen.includes('c') ? 'fp32' : null }, seconds, rows, goals }
   const name = ['serve', args.device === 'cpu' ? null : 'gpu', args.precision === 'auto' ? null : args.precision].filter(Boolean).join('-')
   mkdirSync(args.out, { recursive: true })
   writeFileSync(join(args.out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`)

@@ -1,6 +1,7 @@
 // The training options' table comes from the core (every range, default, message and help
-// line is defined there once), through the options addon, which loads without libtorch. Here it serves the two things only JavaScript can do: check
-// JavaScript types before values cross into Rust, and let the CLI make its flags from it.
+// line is defined there once), through the options addon, which loads without libtorch. Here
+// it serves the two things only JavaScript can do: check JavaScript types before values cross
+// into Rust, and let the CLI make its flags from it.
 import type { NativeOptionSpec } from '../native/options-binding'
 import { fromNative } from './errors'
 import { optionsBinding } from './native'
