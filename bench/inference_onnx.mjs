@@ -19,6 +19,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { argmax, softmax } from './logits.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -73,13 +74,6 @@ async function projectChild(caseDir) {
   model.dispose()
 }
 
-const softmax = (row) => {
-  const top = Math.max(...row)
-  const exps = row.map((value) => Math.exp(value - top))
-  const sum = exps.reduce((a, b) => a + b, 0)
-  return exps.map((value) => value / sum)
-}
-const argmax = (row) => row.indexOf(Math.max(...row))
 
 /** How `auto`'s logits compare with float32's: the share of images with the same top class
  *  and the largest difference of a class probability. */

@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { argmax, softmax } from './logits.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -54,17 +55,6 @@ function photos(root) {
   return readdirSync(root, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .flatMap((dir) => readdirSync(join(root, dir.name)).sort().map((name) => ({ label: dir.name, path: join(root, dir.name, name) })))
-}
-
-function softmax(row) {
-  const top = Math.max(...row)
-  const exps = row.map((value) => Math.exp(value - top))
-  const sum = exps.reduce((a, b) => a + b, 0)
-  return exps.map((value) => value / sum)
-}
-
-function argmax(row) {
-  return row.indexOf(Math.max(...row))
 }
 
 function measure() {

@@ -224,13 +224,7 @@ impl Batcher {
             let batch = {
                 let mut queue = self.lock();
                 if !self.is_due(&queue) {
-                    if self.limits.max_delay.is_zero() {
-                        queue.draining = false;
-                    } else {
-                        // The waiter takes over until the next batch is due.
-                        queue.pass_pending = false;
-                        self.grew.notify_all();
-                    }
+                    self.end_pass(&mut queue);
                     return;
                 }
                 take_batch(&mut queue, self.limits.max_batch)
@@ -250,13 +244,7 @@ impl Batcher {
         let batch: Vec<Waiting> = {
             let mut queue = self.lock();
             queue.images = 0;
-            if self.limits.max_delay.is_zero() {
-                queue.draining = false;
-            } else {
-                // The waiter, if there is one, sees the empty queue and ends the drain.
-                queue.pass_pending = false;
-                self.grew.notify_all();
-            }
+            self.end_pass(&mut queue);
             queue.waiting.drain(..).collect()
         };
         fail_all(batch, error);
@@ -273,6 +261,17 @@ impl Batcher {
         };
         self.grew.notify_all();
         fail_all(batch, &disposed());
+    }
+
+    /// A drain is over (or will never run). Without a delay the queue is idle again; with one,
+    /// the waiter takes over: it waits for the next batch to be due, or ends on an empty queue.
+    fn end_pass(&self, queue: &mut Queue) {
+        if self.limits.max_delay.is_zero() {
+            queue.draining = false;
+        } else {
+            queue.pass_pending = false;
+            self.grew.notify_all();
+        }
     }
 
     /// Whether a batch is due: a full one waits, or the oldest call has waited `max_delay`.

@@ -9,13 +9,13 @@ use tch::Tensor;
 /// them already); other ranks are returned as they are.
 pub fn channels_last(tensor: &Tensor) -> Result<Tensor> {
     let size = tensor.size();
-    let [_, channels, height, width] = size[..] else { return Ok(tensor.shallow_clone()) };
+    let Some(strides) = channels_last_strides(&size) else { return Ok(tensor.shallow_clone()) };
     if is_channels_last(tensor) {
         return Ok(tensor.shallow_clone());
     }
     // (permute -> contiguous -> permute back would keep a contiguous 1x1 weight's strides:
     // contiguous() sees nothing to do where the dimensions it would move have size 1.)
-    let mut laid_out = Tensor::f_empty_strided(&size, [height * width * channels, 1, width * channels, channels], (tensor.kind(), tensor.device()))?;
+    let mut laid_out = Tensor::f_empty_strided(&size, strides, (tensor.kind(), tensor.device()))?;
     laid_out.f_copy_(tensor)?;
     Ok(laid_out)
 }
@@ -27,8 +27,13 @@ pub fn channels_last(tensor: &Tensor) -> Result<Tensor> {
 /// view strides"), so such a weight counts as not yet converted.
 pub fn is_channels_last(tensor: &Tensor) -> bool {
     let size = tensor.size();
-    let [_, channels, height, width] = size[..] else { return false };
-    channels > 1 && tensor.stride() == [height * width * channels, 1, width * channels, channels]
+    channels_last_strides(&size).is_some_and(|strides| size[1] > 1 && tensor.stride() == strides)
+}
+
+/// The strides of an NCHW tensor of `size` whose memory is ordered NHWC; none unless 4-D.
+fn channels_last_strides(size: &[i64]) -> Option<[i64; 4]> {
+    let [_, channels, height, width] = size[..] else { return None };
+    Some([height * width * channels, 1, width * channels, channels])
 }
 
 /// Re-lays every convolution weight of `vs` channels_last in place: the variables keep
