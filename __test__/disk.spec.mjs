@@ -11,10 +11,11 @@ import { readSafetensors, spawnTraining } from './checkpoint-files.mjs'
 import { resnet } from './helpers.mjs'
 
 const OPTIONS = { arch: 'resnet18', imageSize: 32, batchSize: 6, device: 'cpu', seed: 3, recipe: 'notebook', workers: 1 }
-// resnet18 with 3 classes: model.safetensors ~45 MB (best/ holds a hard link to it, or to an
-// earlier epoch's), checkpoint ~134 MB (weights and Adam's two moments). 300 MB holds the first
-// epoch's files (~180 MB) and the second's model, but not a second checkpoint beside the first.
-const TMPFS_MB = 300
+// resnet18 with 3 classes: model.safetensors 43 MiB (best/ and checkpoint-weights-<epoch> hold
+// hard links to it, or to an earlier epoch's), checkpoint 85 MiB (Adam's two moments). 200 MiB
+// holds the first epoch's files (128 MiB) and the second's model (171 MiB), but not a second
+// checkpoint beside the first (256 MiB).
+const TMPFS_MB = 200
 
 function tryMount(dir, options) {
   try {
@@ -61,16 +62,17 @@ test.serial('a full disk is a clear ERR_IO; the previous checkpoint stays comple
     reported = written.at(-1) ?? 0
     t.regex(failure.message, /No space left on device/)
   } else {
-    // A per-file limit is not a full disk: the first checkpoint (~134 MB) already fails, so
+    // A per-file limit is not a full disk: the first checkpoint (85 MiB) already fails, so
     // this checks the failure path (clear error, no temporary left, nothing partial taken).
-    t.log('mount is not permitted here: RLIMIT_FSIZE of 100 MB per file in a child process stands in for a full disk')
-    const { lines, exited } = spawnTraining([data, output, 20], { maxFileKiB: 100 * 1024 })
+    t.log('mount is not permitted here: RLIMIT_FSIZE of 60 MiB per file in a child process stands in for a full disk')
+    const { lines, exited } = spawnTraining([data, output, 20], { maxFileKiB: 60 * 1024 })
     await exited
     failure = lines.at(-1)
     t.regex(failure.message, /File too large/)
     t.is(failure.code, 'ERR_IO')
     t.deepEqual(temporaries(output), [])
     t.false(existsSync(join(output, 'checkpoint.safetensors')))
+    t.deepEqual(readdirSync(output).filter((name) => name.startsWith('checkpoint-weights-')), [], 'no weights file without its checkpoint')
     return
   }
   t.log(`error: ${failure.code}: ${failure.message}`)

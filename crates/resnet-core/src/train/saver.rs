@@ -186,7 +186,7 @@ fn write_epoch(job: &Job, output: &Path, best_dir: &Path) -> Result<()> {
         link_best(output, best_dir, latest)?;
     }
     write_text_atomically(&output.join(HISTORY_FILE), &latest.history_json)?;
-    checkpoint::write(output, &latest.tensors, &latest.progress)
+    checkpoint::write(output, &latest.tensors, &latest.progress, &output.join(WEIGHTS_FILE))
 }
 
 /// `best/` for the epoch whose model directory was just written: its weights file gets a

@@ -10,6 +10,7 @@
 #[path = "../common.rs"]
 mod common;
 
+mod checkpoint;
 mod data;
 mod export;
 mod fine_tune;

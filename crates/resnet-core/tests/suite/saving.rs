@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tch::{Device, Kind, Tensor};
 
 /// A snapshot whose one weight is filled with `value`, and the progress of `epoch`.
-fn epoch_files(model: &SavedModel, epoch: usize, improved: bool) -> EpochFiles {
+pub(crate) fn epoch_files(model: &SavedModel, epoch: usize, improved: bool) -> EpochFiles {
     let _guard = tch::no_grad_guard();
     let named: Vec<(String, Tensor)> =
         model.vs.variables().into_iter().map(|(name, mut tensor)| (name, tensor.f_fill_(epoch as f64).unwrap())).collect();
@@ -29,11 +29,11 @@ fn epoch_files(model: &SavedModel, epoch: usize, improved: bool) -> EpochFiles {
     }
 }
 
-fn two_class_model() -> SavedModel {
+pub(crate) fn two_class_model() -> SavedModel {
     SavedModel::new(resnet_core::Arch::Resnet18, vec!["a".into(), "b".into()], 32, resnet_core::Preprocess::standard(), None, Device::Cpu).unwrap()
 }
 
-fn weight_value(dir: &std::path::Path) -> f64 {
+pub(crate) fn weight_value(dir: &std::path::Path) -> f64 {
     let loaded = SavedModel::load(dir, Device::Cpu).unwrap();
     loaded.vs.variables()["fc.bias"].f_double_value(&[0]).unwrap()
 }
@@ -73,17 +73,18 @@ fn an_improved_epochs_best_copy_is_a_link_to_its_model_file_and_outlives_the_nex
     saver.submit(epoch_files(&model, 1, true)).unwrap();
     wait_until_written(&saver, 1);
     assert_eq!(inode(&best_file), inode(&model_file), "best/ names the file the model directory holds");
-    assert_eq!(std::fs::metadata(&model_file).unwrap().nlink(), 2);
+    // model.safetensors, best/model.safetensors and checkpoint-weights-1.safetensors.
+    assert_eq!(std::fs::metadata(&model_file).unwrap().nlink(), 3);
     saver.submit(epoch_files(&model, 2, false)).unwrap();
     saver.finish().unwrap();
     assert_ne!(inode(&best_file), inode(&model_file), "epoch 2's model is a new file");
     assert_eq!(weight_value(output.path()), 2.0);
     assert_eq!(weight_value(&output.path().join("best")), 1.0);
-    assert_eq!(std::fs::metadata(&best_file).unwrap().nlink(), 1);
+    assert_eq!(std::fs::metadata(&best_file).unwrap().nlink(), 1, "epoch 1's checkpoint weights went with its checkpoint");
 }
 
 /// Waits until `saver` has `epoch` on disk (it writes on its own thread).
-fn wait_until_written(saver: &EpochSaver, epoch: usize) {
+pub(crate) fn wait_until_written(saver: &EpochSaver, epoch: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while saver.written_epoch() < epoch {
         assert!(std::time::Instant::now() < deadline, "epoch {epoch} was not written within a minute");
